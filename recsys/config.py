@@ -1,0 +1,123 @@
+"""Settings from environment variables (``RECSYS_*``) and an optional ``.env`` file.
+
+Every deployment choice lives here so that code never changes between the embedded default
+(SQLite + a local vector index under ``var/``) and the full stack (PostgreSQL + OpenSearch).
+Values already present in the environment win over the ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+#: Every variable the project reads, with its default and meaning (the README table is built
+#: from this list, so documentation and code cannot drift apart).
+VARIABLES: dict[str, tuple[str, str]] = {
+    "RECSYS_DATA_DIR": ("./datasets", "folder holding the five course CSVs"),
+    "RECSYS_VAR_DIR": ("./var", "folder for local state: SQLite DB, model, vector index, reports"),
+    "RECSYS_DATABASE_URL": (
+        "sqlite:///<RECSYS_VAR_DIR>/recsys.db",
+        "SQLAlchemy URL; postgresql+psycopg2://user:pass@host:5432/db for PostgreSQL",
+    ),
+    "RECSYS_VECTOR_BACKEND": ("local", "vector store backend: local or opensearch"),
+    "RECSYS_OPENSEARCH_URL": ("", "OpenSearch URL, e.g. https://localhost:9200"),
+    "RECSYS_OPENSEARCH_USER": ("admin", "OpenSearch user"),
+    "RECSYS_OPENSEARCH_PASSWORD": ("", "OpenSearch password (never commit it)"),
+    "RECSYS_OPENSEARCH_VERIFY_CERTS": ("true", "verify OpenSearch TLS certificates"),
+    "RECSYS_SEED": ("42", "seed for every random choice (splits, initialisation, sampling)"),
+}
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration.
+
+    Attributes:
+        data_dir: folder with the course CSVs.
+        var_dir: folder for local state (databases, artifacts, reports).
+        database_url: SQLAlchemy URL of the relational store.
+        vector_backend: ``local`` or ``opensearch``.
+        opensearch_url / opensearch_user / opensearch_password / opensearch_verify_certs:
+            connection to OpenSearch when that backend is chosen.
+        seed: global random seed.
+    """
+
+    data_dir: Path
+    var_dir: Path
+    database_url: str
+    vector_backend: str = "local"
+    opensearch_url: str = ""
+    opensearch_user: str = "admin"
+    opensearch_password: str = field(default="", repr=False)
+    opensearch_verify_certs: bool = True
+    seed: int = 42
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where data-quality reports are written."""
+        return self.var_dir / "reports"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where trained model artifacts are written."""
+        return self.var_dir / "model"
+
+    @property
+    def vectors_dir(self) -> Path:
+        """Where the local vector index is persisted."""
+        return self.var_dir / "vectors"
+
+    def replace(self, **changes: object) -> "Settings":
+        """Return a copy with some fields changed (handy in tests and notebooks)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+def get_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
+    """Read settings from the environment, after loading ``env_file`` if it exists.
+
+    Args:
+        env_file: a dotenv file whose values fill in variables not already set; ``None`` skips it.
+
+    Returns:
+        The resolved :class:`Settings`.
+    """
+    if env_file is not None and Path(env_file).is_file():
+        load_dotenv(env_file, override=False)
+    var_dir = Path(_env("RECSYS_VAR_DIR") or "./var")
+    data_dir = Path(_env("RECSYS_DATA_DIR") or "./datasets")
+    database_url = _env("RECSYS_DATABASE_URL") or f"sqlite:///{var_dir / 'recsys.db'}"
+    backend = (_env("RECSYS_VECTOR_BACKEND") or "local").lower()
+    if backend not in {"local", "opensearch"}:
+        raise ValueError(
+            f"RECSYS_VECTOR_BACKEND must be 'local' or 'opensearch', got {backend!r}"
+        )
+    seed_text = _env("RECSYS_SEED") or "42"
+    try:
+        seed = int(seed_text)
+    except ValueError:
+        raise ValueError(f"RECSYS_SEED must be an integer, got {seed_text!r}") from None
+    return Settings(
+        data_dir=data_dir,
+        var_dir=var_dir,
+        database_url=database_url,
+        vector_backend=backend,
+        opensearch_url=_env("RECSYS_OPENSEARCH_URL") or "",
+        opensearch_user=_env("RECSYS_OPENSEARCH_USER") or "admin",
+        opensearch_password=_env("RECSYS_OPENSEARCH_PASSWORD") or "",
+        opensearch_verify_certs=_truthy(_env("RECSYS_OPENSEARCH_VERIFY_CERTS") or "true"),
+        seed=seed,
+    )

@@ -1,0 +1,156 @@
+"""Relational schema: SQLAlchemy 2 typed ORM models for every table.
+
+Kept apart from :mod:`recsys.entities` (the operations on them) so that :mod:`recsys.db`, the
+batch stage and the API can import the tables without the entity layer.
+
+Design choices:
+- ids are the dataset's own ids (no surrogate keys), so everything outside the model speaks
+  database ids;
+- users and workers are persons (their primary key is a foreign key to ``persons``);
+- genres are normalised into ``genres`` + ``movie_genres`` (many-to-many);
+- foreign keys from scores and predictions do not cascade: removing a movie or user that still
+  has ratings is refused by the database unless the entity layer is asked to cascade, which it
+  then does explicitly (see :mod:`recsys.entities`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    CheckConstraint,
+    MetaData,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+#: Deterministic constraint names, so code can refer to them (bulk load drops and re-adds the
+#: foreign keys of the tables it fills) and migrations stay predictable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base holding the metadata of every table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+movie_genres = Table(
+    "movie_genres",
+    Base.metadata,
+    Column("movie_id", ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True),
+    Column("genre_id", ForeignKey("genres.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_movie_genres_genre", "genre_id"),
+)
+
+
+class Person(Base):
+    """A person (every user and worker is one)."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    full_name: Mapped[str] = mapped_column(String(200))
+    birth_year: Mapped[int] = mapped_column(SmallInteger)
+    gender: Mapped[str] = mapped_column(String(1))
+    zip_code: Mapped[str] = mapped_column(String(10), index=True)
+    __table_args__ = (CheckConstraint("gender IN ('M', 'F')", name="gender"),)
+
+
+class User(Base):
+    """A person who rates movies."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True,
+                                    autoincrement=False)
+    occupation: Mapped[str] = mapped_column(String(50), index=True)
+    active_since: Mapped[dt.datetime] = mapped_column(DateTime)
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Worker(Base):
+    """A person who works for the course's company."""
+
+    __tablename__ = "workers"
+    id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True,
+                                    autoincrement=False)
+    position: Mapped[str] = mapped_column(String(100), index=True)
+    category: Mapped[str] = mapped_column(String(10))
+    working_hours: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Genre(Base):
+    """One of the 19 MovieLens genres."""
+
+    __tablename__ = "genres"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(30), unique=True)
+
+
+class Movie(Base):
+    """A movie; ``release_date`` is NULL when unknown (movie 267 in the course data)."""
+
+    __tablename__ = "movies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(300))
+    release_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    imdb_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    genres: Mapped[list[Genre]] = relationship(secondary=movie_genres, lazy="selectin",
+                                               order_by=Genre.id)
+
+
+class Score(Base):
+    """A user's rating of a movie (at most one per pair)."""
+
+    __tablename__ = "scores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id"))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    rated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    __table_args__ = (
+        UniqueConstraint("user_id", "movie_id"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        Index("ix_scores_movie", "movie_id"),
+    )
+
+
+class Prediction(Base):
+    """A stored recommendation: a user's top-N unseen movies from one model version."""
+
+    __tablename__ = "predictions"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id"), primary_key=True)
+    predicted_rating: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    model_version: Mapped[str] = mapped_column(String(64))
+    __table_args__ = (
+        Index("ix_predictions_user_rank", "user_id", "rank"),
+        CheckConstraint("rank >= 1", name="rank"),
+    )
+
+
+#: Tables in dependency order (parents first); deletes go in the reverse order.
+TABLES_IN_ORDER = [
+    Person.__table__, User.__table__, Worker.__table__, Genre.__table__, Movie.__table__,
+    movie_genres, Score.__table__, Prediction.__table__,
+]
