@@ -1,0 +1,736 @@
+"""Entity operations on the database: add, find, remove and statistics.
+
+The course's first assignment, done right: Person, User, Worker, Movie and Score each get
+
+- ``add``: the id is max+1 when none is given; an existing id is refused with
+  :class:`DuplicateIdError` unless ``overwrite=True``, which replaces the row;
+- ``find``: filters combined with AND, always through bound parameters (a title such as
+  ``Schindler's List`` or ``'); DROP TABLE x;--`` is just text), returning a DataFrame;
+- ``remove``: only when every field given matches the stored row, otherwise
+  :class:`MismatchError` naming the field that differs;
+- statistics returned as :class:`recsys.plots.Stat` (a DataFrame and a Figure).
+
+What happens to dependents on ``remove`` is explicit: a person who is a user or a worker, and a
+user or movie that still has scores, are refused with :class:`HasDependentsError` unless
+``cascade=True``, which deletes the dependent scores, predictions, user and worker rows in the
+same transaction. Operations flush but do not commit: the caller's session scope decides.
+
+Example::
+
+    with session_scope(engine) as session:
+        movies = Movies(session)
+        movies.find(title="schindler", genres=["Drama"])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar, Generic, Iterable, TypeVar
+
+import pandas as pd
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.orm import Session
+
+from recsys import plots
+from recsys.datasets import GENRES, MIN_BIRTH_YEAR, WORKING_HOURS_RE, ZIP_RE
+from recsys.plots import Stat
+from recsys.schema import Base, Genre, Movie, Person, Prediction, Score, User, Worker, movie_genres
+
+
+class EntityError(ValueError):
+    """An entity operation was refused; the message says why."""
+
+
+class DuplicateIdError(EntityError):
+    """The id exists already and ``overwrite`` was not requested."""
+
+
+class NotFoundError(EntityError, LookupError):
+    """No row has that id."""
+
+
+class MismatchError(EntityError):
+    """``remove`` was given a field value that differs from the stored row."""
+
+
+class HasDependentsError(EntityError):
+    """``remove`` would orphan other rows and ``cascade`` was not requested."""
+
+
+M = TypeVar("M", bound=Base)
+
+
+def _contains(column: Any, text: str) -> Any:
+    """Case-insensitive substring match with LIKE wildcards escaped (a bound parameter)."""
+    return func.lower(column).contains(text.lower(), autoescape=True)
+
+
+def _as_date(value: Any, field: str) -> dt.date | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return None
+    try:
+        return pd.Timestamp(value).date()
+    except (ValueError, TypeError):
+        raise EntityError(f"{field}: {value!r} is not a date") from None
+
+
+def _as_datetime(value: Any, field: str) -> dt.datetime | None:
+    if value is None or value is pd.NaT:
+        return None
+    try:
+        return pd.Timestamp(value).to_pydatetime()
+    except (ValueError, TypeError):
+        raise EntityError(f"{field}: {value!r} is not a date and time") from None
+
+
+def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
+    result = session.execute(stmt)
+    return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+
+def _ids(values: int | Iterable[int] | None) -> list[int] | None:
+    if values is None:
+        return None
+    if isinstance(values, int):
+        return [values]
+    return [int(v) for v in values]
+
+
+def _birth_band(years: pd.Series, width: int) -> pd.Series:
+    start = (years // width) * width
+    return start.astype(str) + "-" + (start + width - 1).astype(str)
+
+
+class _Entity(Generic[M]):
+    """Shared mechanics of add / remove for one ORM model."""
+
+    model: ClassVar[type]
+    name: ClassVar[str]
+    #: data fields compared by ``remove`` and set by ``add`` (besides the id)
+    fields: ClassVar[tuple[str, ...]]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- reading -------------------------------------------------------------------------------
+    def next_id(self) -> int:
+        """The id ``add`` uses when none is given: the largest id plus one (1 if empty)."""
+        largest = self.session.execute(select(func.max(self.model.id))).scalar_one_or_none()
+        return int(largest or 0) + 1
+
+    def get(self, id: int) -> dict[str, Any]:
+        """The row with this id as a dict; :class:`NotFoundError` if there is none."""
+        row = self.session.get(self.model, int(id))
+        if row is None:
+            raise NotFoundError(f"{self.name} {id} does not exist")
+        return self._as_dict(row)
+
+    def count(self) -> int:
+        """Number of rows."""
+        return int(self.session.execute(select(func.count()).select_from(self.model)).scalar_one())
+
+    def _as_dict(self, row: Any) -> dict[str, Any]:
+        return {"id": row.id, **{f: getattr(row, f) for f in self.fields}}
+
+    # -- writing -------------------------------------------------------------------------------
+    def _check(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Validate and normalise field values before they reach the database."""
+        return values
+
+    def _store(self, values: dict[str, Any], id: int | None, overwrite: bool) -> int:
+        values = self._check(values)
+        new_id = self.next_id() if id is None else int(id)
+        existing = self.session.get(self.model, new_id)
+        if existing is not None and not overwrite:
+            raise DuplicateIdError(
+                f"{self.name} id {new_id} already exists; pass overwrite=True to replace it")
+        if existing is None:
+            self.session.add(self.model(id=new_id, **values))
+        else:
+            for key, value in values.items():
+                setattr(existing, key, value)
+        self.session.flush()
+        return new_id
+
+    def _normalise(self, field: str, value: Any) -> Any:
+        """How a field is compared by ``remove`` (dates as dates, genres as sets...)."""
+        return value
+
+    def _dependents(self, id: int) -> dict[str, int]:
+        """Rows that reference this one, by kind (refused unless cascade)."""
+        return {}
+
+    def _cascade(self, id: int) -> None:
+        """Delete the dependents listed by :meth:`_dependents`."""
+
+    def remove(self, id: int, cascade: bool = False, **expected: Any) -> None:
+        """Delete row ``id`` when every field matches ``expected``.
+
+        Args:
+            id: the row's id.
+            cascade: also delete rows that depend on this one (see the module docstring).
+            **expected: every data field of the row, as the caller believes it to be.
+
+        Raises:
+            NotFoundError: no such id.
+            EntityError: a field is missing from ``expected`` or unknown.
+            MismatchError: a field differs from the stored value (the message names it).
+            HasDependentsError: dependents exist and ``cascade`` is False.
+        """
+        row = self.session.get(self.model, int(id))
+        if row is None:
+            raise NotFoundError(f"{self.name} {id} does not exist")
+        unknown = sorted(set(expected) - set(self.fields))
+        if unknown:
+            raise EntityError(f"unknown field(s) for {self.name}: {', '.join(unknown)}")
+        missing = [f for f in self.fields if f not in expected]
+        if missing:
+            raise EntityError(f"remove needs every field of {self.name} {id} to match; "
+                              f"missing: {', '.join(missing)}")
+        stored = self._as_dict(row)
+        for field in self.fields:
+            if self._normalise(field, stored[field]) != self._normalise(field, expected[field]):
+                raise MismatchError(
+                    f"{self.name} {id} not removed: field {field!r} differs "
+                    f"(stored {stored[field]!r}, given {expected[field]!r})")
+        dependents = {k: v for k, v in self._dependents(int(id)).items() if v}
+        if dependents and not cascade:
+            listed = ", ".join(f"{n} {k}" for k, n in dependents.items())
+            raise HasDependentsError(
+                f"{self.name} {id} has {listed}; pass cascade=True to delete them too")
+        if dependents:
+            self._cascade(int(id))
+        self.session.delete(row)
+        self.session.flush()
+
+
+def _count(session: Session, column: Any, id: int) -> int:
+    return int(session.execute(select(func.count()).where(column == id)).scalar_one())
+
+
+def _delete_user_rows(session: Session, user_id: int) -> None:
+    session.execute(delete(Prediction).where(Prediction.user_id == user_id))
+    session.execute(delete(Score).where(Score.user_id == user_id))
+
+
+class Persons(_Entity[Person]):
+    """Persons: every user and worker is one."""
+
+    model = Person
+    name = "person"
+    fields = ("full_name", "birth_year", "gender", "zip_code")
+
+    def add(self, full_name: str, birth_year: int, gender: str, zip_code: str,
+            id: int | None = None, overwrite: bool = False) -> int:
+        """Add a person (or replace one with ``overwrite``); returns the id."""
+        return self._store({"full_name": full_name, "birth_year": birth_year, "gender": gender,
+                            "zip_code": zip_code}, id, overwrite)
+
+    def _check(self, values: dict[str, Any]) -> dict[str, Any]:
+        name = str(values["full_name"]).strip()
+        if not name:
+            raise EntityError("full_name is empty")
+        try:
+            year = int(values["birth_year"])
+        except (TypeError, ValueError):
+            raise EntityError(f"birth_year: {values['birth_year']!r} is not an integer") from None
+        if not MIN_BIRTH_YEAR <= year <= dt.date.today().year:
+            raise EntityError(f"birth_year must be between {MIN_BIRTH_YEAR} and this year, "
+                              f"got {year}")
+        gender = str(values["gender"]).strip().upper()
+        if gender not in ("M", "F"):
+            raise EntityError(f"gender must be M or F, got {values['gender']!r}")
+        zip_code = str(values["zip_code"]).strip()
+        if not ZIP_RE.match(zip_code):
+            raise EntityError(f"zip_code {zip_code!r} must be 2-10 letters, digits, spaces "
+                              "or dashes")
+        return {"full_name": name, "birth_year": year, "gender": gender, "zip_code": zip_code}
+
+    def find(self, ids: int | Iterable[int] | None = None, name: str | None = None,
+             birth_year_from: int | None = None, birth_year_to: int | None = None,
+             gender: str | None = None, zip_code: str | None = None) -> pd.DataFrame:
+        """Persons matching every filter given (name: case-insensitive substring)."""
+        stmt = select(Person.id, Person.full_name, Person.birth_year, Person.gender,
+                      Person.zip_code).order_by(Person.id)
+        stmt = _person_filters(stmt, ids, Person.id, name, birth_year_from, birth_year_to,
+                               gender, zip_code)
+        return _frame(self.session, stmt)
+
+    def _dependents(self, id: int) -> dict[str, int]:
+        user = self.session.get(User, id)
+        return {"user row": int(user is not None),
+                "worker row": int(self.session.get(Worker, id) is not None),
+                "scores": _count(self.session, Score.user_id, id) if user else 0}
+
+    def _cascade(self, id: int) -> None:
+        _delete_user_rows(self.session, id)
+        self.session.execute(delete(Worker).where(Worker.id == id))
+        self.session.execute(delete(User).where(User.id == id))
+
+    def by_birth_band_and_gender(self, width: int = 10) -> Stat:
+        """Persons per birth-year band (``width`` years) and gender."""
+        people = _frame(self.session, select(Person.birth_year, Person.gender))
+        people["band"] = _birth_band(people["birth_year"], width)
+        table = (people.groupby(["band", "gender"]).size().unstack(fill_value=0)
+                 .reindex(columns=["F", "M"], fill_value=0))
+        fig = plots.grouped_bar(table, "Persons by birth-year band and gender",
+                                "birth years", "persons")
+        return Stat(table.reset_index().rename_axis(columns=None), fig)
+
+
+def _person_filters(stmt: Select[Any], ids: Any, id_column: Any, name: str | None,
+                    birth_year_from: int | None, birth_year_to: int | None,
+                    gender: str | None, zip_code: str | None) -> Select[Any]:
+    """Filters on the person part of a row (shared by persons, users and workers)."""
+    id_list = _ids(ids)
+    if id_list is not None:
+        stmt = stmt.where(id_column.in_(id_list))
+    if name:
+        stmt = stmt.where(_contains(Person.full_name, name))
+    if birth_year_from is not None:
+        stmt = stmt.where(Person.birth_year >= int(birth_year_from))
+    if birth_year_to is not None:
+        stmt = stmt.where(Person.birth_year <= int(birth_year_to))
+    if gender:
+        stmt = stmt.where(Person.gender == gender.strip().upper())
+    if zip_code:
+        stmt = stmt.where(Person.zip_code == zip_code.strip())
+    return stmt
+
+
+class Users(_Entity[User]):
+    """Users: persons who rate movies."""
+
+    model = User
+    name = "user"
+    fields = ("occupation", "active_since")
+
+    def add(self, id: int | None = None, occupation: str = "other",
+            active_since: Any = None, overwrite: bool = False) -> int:
+        """Make an existing person a user (or replace a user with ``overwrite``).
+
+        ``id`` defaults to max+1, which only works if that person exists: add the person first.
+        ``active_since`` defaults to now.
+        """
+        values = {"occupation": occupation,
+                  "active_since": active_since if active_since is not None else dt.datetime.now()}
+        new_id = self.next_id() if id is None else int(id)
+        if self.session.get(Person, new_id) is None:
+            raise EntityError(f"person {new_id} does not exist: a user must be a person, "
+                              "add the person first")
+        return self._store(values, new_id, overwrite)
+
+    def _check(self, values: dict[str, Any]) -> dict[str, Any]:
+        occupation = str(values["occupation"]).strip()
+        if not occupation:
+            raise EntityError("occupation is empty")
+        return {"occupation": occupation,
+                "active_since": _as_datetime(values["active_since"], "active_since")}
+
+    def _normalise(self, field: str, value: Any) -> Any:
+        return _as_datetime(value, field) if field == "active_since" else value
+
+    def find(self, ids: int | Iterable[int] | None = None, occupation: str | None = None,
+             name: str | None = None, gender: str | None = None, zip_code: str | None = None,
+             birth_year_from: int | None = None, birth_year_to: int | None = None
+             ) -> pd.DataFrame:
+        """Users (with their person fields) matching every filter given."""
+        stmt = (select(User.id, Person.full_name, Person.birth_year, Person.gender,
+                       Person.zip_code, User.occupation, User.active_since)
+                .join(Person, Person.id == User.id).order_by(User.id))
+        stmt = _person_filters(stmt, ids, User.id, name, birth_year_from, birth_year_to,
+                               gender, zip_code)
+        if occupation:
+            stmt = stmt.where(func.lower(User.occupation) == occupation.strip().lower())
+        return _frame(self.session, stmt)
+
+    def _dependents(self, id: int) -> dict[str, int]:
+        return {"scores": _count(self.session, Score.user_id, id),
+                "predictions": _count(self.session, Prediction.user_id, id)}
+
+    def _cascade(self, id: int) -> None:
+        _delete_user_rows(self.session, id)
+
+    def by_occupation(self) -> Stat:
+        """Users per occupation, most common first."""
+        table = _frame(self.session, select(User.occupation, func.count().label("users"))
+                       .group_by(User.occupation))
+        table = table.sort_values(["users", "occupation"], ascending=[False, True],
+                                  ignore_index=True)
+        return Stat(table, plots.bar(table, "occupation", "users", "Users by occupation",
+                                     horizontal=True))
+
+
+class Workers(_Entity[Worker]):
+    """Workers: persons employed by the course's company."""
+
+    model = Worker
+    name = "worker"
+    fields = ("position", "category", "working_hours", "start_date")
+
+    def add(self, id: int, position: str, category: str, working_hours: str,
+            start_date: Any, overwrite: bool = False) -> int:
+        """Make an existing person a worker (or replace a worker with ``overwrite``)."""
+        if self.session.get(Person, int(id)) is None:
+            raise EntityError(f"person {id} does not exist: a worker must be a person, "
+                              "add the person first")
+        return self._store({"position": position, "category": category,
+                            "working_hours": working_hours, "start_date": start_date},
+                           id, overwrite)
+
+    def _check(self, values: dict[str, Any]) -> dict[str, Any]:
+        for key in ("position", "category"):
+            if not str(values[key]).strip():
+                raise EntityError(f"{key} is empty")
+        hours = str(values["working_hours"]).strip()
+        match = WORKING_HOURS_RE.match(hours)
+        if not match or any(int(h) > 24 for h in match.groups()):
+            raise EntityError(f"working_hours {hours!r} must look like '9 - 18' with hours "
+                              "from 0 to 24")
+        start = _as_date(values["start_date"], "start_date")
+        if start is None:
+            raise EntityError("start_date is required")
+        return {"position": str(values["position"]).strip(),
+                "category": str(values["category"]).strip(), "working_hours": hours,
+                "start_date": start}
+
+    def _normalise(self, field: str, value: Any) -> Any:
+        return _as_date(value, field) if field == "start_date" else value
+
+    def find(self, ids: int | Iterable[int] | None = None, position: str | None = None,
+             category: str | None = None, name: str | None = None, gender: str | None = None,
+             zip_code: str | None = None) -> pd.DataFrame:
+        """Workers (with their person fields) matching every filter given."""
+        stmt = (select(Worker.id, Person.full_name, Person.gender, Worker.position,
+                       Worker.category, Worker.working_hours, Worker.start_date)
+                .join(Person, Person.id == Worker.id).order_by(Worker.id))
+        stmt = _person_filters(stmt, ids, Worker.id, name, None, None, gender, zip_code)
+        if position:
+            stmt = stmt.where(func.lower(Worker.position) == position.strip().lower())
+        if category:
+            stmt = stmt.where(Worker.category == category.strip())
+        return _frame(self.session, stmt)
+
+    def _by(self, column: Any, label: str) -> Stat:
+        table = _frame(self.session, select(column.label(label), func.count().label("workers"))
+                       .group_by(column))
+        table = table.sort_values(["workers", label], ascending=[False, True], ignore_index=True)
+        return Stat(table, plots.bar(table, label, "workers", f"Workers by {label}",
+                                     horizontal=True))
+
+    def by_position(self) -> Stat:
+        """Workers per position."""
+        return self._by(Worker.position, "position")
+
+    def by_category(self) -> Stat:
+        """Workers per category."""
+        return self._by(Worker.category, "category")
+
+    def by_working_hours(self) -> Stat:
+        """Workers per shift, normalised to ``HH-HH`` with the shift length in hours."""
+        workers = _frame(self.session, select(Worker.working_hours))
+        hours = workers["working_hours"].str.extract(WORKING_HOURS_RE).astype(int)
+        workers["shift"] = hours[0].map("{:02d}".format) + "-" + hours[1].map("{:02d}".format)
+        workers["hours"] = (hours[1] - hours[0]) % 24
+        table = (workers.groupby(["shift", "hours"]).size().rename("workers").reset_index()
+                 .sort_values(["workers", "shift"], ascending=[False, True], ignore_index=True))
+        return Stat(table, plots.bar(table, "shift", "workers", "Workers by working hours"))
+
+
+def _year_bounds(stmt: Select[Any], year_from: int | None, year_to: int | None) -> Select[Any]:
+    if year_from is not None:
+        stmt = stmt.where(Movie.release_date >= dt.date(int(year_from), 1, 1))
+    if year_to is not None:
+        stmt = stmt.where(Movie.release_date <= dt.date(int(year_to), 12, 31))
+    return stmt
+
+
+class Movies(_Entity[Movie]):
+    """Movies with their genres."""
+
+    model = Movie
+    name = "movie"
+    fields = ("title", "release_date", "imdb_url", "genres")
+
+    def _as_dict(self, row: Any) -> dict[str, Any]:
+        return {"id": row.id, "title": row.title, "release_date": row.release_date,
+                "imdb_url": row.imdb_url, "genres": [g.name for g in row.genres]}
+
+    def add(self, title: str, release_date: Any = None, imdb_url: str | None = None,
+            genres: Iterable[str] = (), id: int | None = None, overwrite: bool = False) -> int:
+        """Add a movie (or replace one with ``overwrite``); returns the id."""
+        return self._store({"title": title, "release_date": release_date,
+                            "imdb_url": imdb_url, "genres": list(genres)}, id, overwrite)
+
+    def _check(self, values: dict[str, Any]) -> dict[str, Any]:
+        title = str(values["title"]).strip()
+        if not title:
+            raise EntityError("title is empty")
+        unknown = [g for g in values["genres"] if g not in GENRES]
+        if unknown:
+            raise EntityError(f"unknown genre(s) {unknown}; valid genres: {', '.join(GENRES)}")
+        genre_rows = self.session.scalars(select(Genre).where(
+            Genre.name.in_(list(values["genres"])))).all()
+        return {"title": title, "release_date": _as_date(values["release_date"], "release_date"),
+                "imdb_url": values["imdb_url"] or None,
+                "genres": sorted(genre_rows, key=lambda g: g.id)}
+
+    def _normalise(self, field: str, value: Any) -> Any:
+        if field == "release_date":
+            return _as_date(value, field)
+        if field == "genres":
+            return frozenset(value or ())
+        if field == "imdb_url":
+            return value or None
+        return value
+
+    def _filtered(self, ids: Any, title: str | None, year_from: int | None,
+                  year_to: int | None, genres: Iterable[str] | None) -> Select[Any]:
+        stmt = select(Movie.id)
+        id_list = _ids(ids)
+        if id_list is not None:
+            stmt = stmt.where(Movie.id.in_(id_list))
+        if title:
+            stmt = stmt.where(_contains(Movie.title, title))
+        stmt = _year_bounds(stmt, year_from, year_to)
+        wanted = list(dict.fromkeys(genres or ()))
+        if wanted:
+            having_all = (select(movie_genres.c.movie_id)
+                          .join(Genre, Genre.id == movie_genres.c.genre_id)
+                          .where(Genre.name.in_(wanted))
+                          .group_by(movie_genres.c.movie_id)
+                          .having(func.count(func.distinct(Genre.id)) == len(wanted)))
+            stmt = stmt.where(Movie.id.in_(having_all))
+        return stmt
+
+    def find(self, ids: int | Iterable[int] | None = None, title: str | None = None,
+             year_from: int | None = None, year_to: int | None = None,
+             genres: Iterable[str] | None = None, limit: int | None = None,
+             offset: int = 0) -> pd.DataFrame:
+        """Movies matching every filter given.
+
+        Args:
+            ids: one id or several.
+            title: case-insensitive substring of the title.
+            year_from / year_to: release year range, inclusive (movies with no date never match).
+            genres: every one of these genres is required.
+            limit / offset: paging, in id order.
+
+        Returns:
+            Columns id, title, release_date, imdb_url, genres (list).
+        """
+        wanted = self._filtered(ids, title, year_from, year_to, genres)
+        stmt = (select(Movie.id, Movie.title, Movie.release_date, Movie.imdb_url)
+                .where(Movie.id.in_(wanted)).order_by(Movie.id).offset(offset))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        table = _frame(self.session, stmt)
+        links = _frame(self.session, select(movie_genres.c.movie_id, Genre.name)
+                       .join(Genre, Genre.id == movie_genres.c.genre_id)
+                       .where(movie_genres.c.movie_id.in_(wanted))
+                       .order_by(movie_genres.c.movie_id, Genre.id))
+        by_movie = links.groupby("movie_id")["name"].agg(list) if len(links) else pd.Series()
+        table["genres"] = [by_movie.get(i, []) for i in table["id"]]
+        return table
+
+    def count_matching(self, ids: Any = None, title: str | None = None,
+                       year_from: int | None = None, year_to: int | None = None,
+                       genres: Iterable[str] | None = None) -> int:
+        """How many movies :meth:`find` would return without paging."""
+        sub = self._filtered(ids, title, year_from, year_to, genres).subquery()
+        return int(self.session.execute(select(func.count()).select_from(sub)).scalar_one())
+
+    def _dependents(self, id: int) -> dict[str, int]:
+        return {"scores": _count(self.session, Score.movie_id, id),
+                "predictions": _count(self.session, Prediction.movie_id, id)}
+
+    def _cascade(self, id: int) -> None:
+        self.session.execute(delete(Prediction).where(Prediction.movie_id == id))
+        self.session.execute(delete(Score).where(Score.movie_id == id))
+
+    # -- statistics ----------------------------------------------------------------------------
+    def _dated(self, year_from: int | None = None, year_to: int | None = None,
+               genres: Iterable[str] | None = None) -> pd.DataFrame:
+        wanted = self._filtered(None, None, year_from, year_to, genres)
+        table = _frame(self.session, select(Movie.id, Movie.title, Movie.release_date)
+                       .where(Movie.id.in_(wanted), Movie.release_date.is_not(None)))
+        table["year"] = pd.to_datetime(table["release_date"]).dt.year
+        return table
+
+    def oldest_and_newest(self) -> Stat:
+        """The oldest and newest movie, against the distribution of release years."""
+        dated = self._dated().sort_values(["release_date", "id"])
+        table = pd.concat([dated.head(1).assign(which="oldest"),
+                           dated.tail(1).assign(which="newest")], ignore_index=True)
+        table = table[["which", "id", "title", "release_date"]]
+        per_year = dated.groupby("year").size().rename("movies").reset_index()
+        marks = [(pd.Timestamp(r.release_date).year, f"{r.which}: {r.title}")
+                 for r in table.itertuples()]
+        return Stat(table, plots.line(per_year, "year", "movies", "Release years", marks=marks))
+
+    def per_year(self, year_from: int | None = None, year_to: int | None = None,
+                 genres: Iterable[str] | None = None) -> Stat:
+        """Movies per release year, optionally within years and with all given genres."""
+        table = (self._dated(year_from, year_to, genres).groupby("year").size()
+                 .rename("movies").reset_index())
+        return Stat(table, plots.line(table, "year", "movies", "Movies per release year"))
+
+    def per_genre(self, year_from: int | None = None, year_to: int | None = None,
+                  genres: Iterable[str] | None = None) -> Stat:
+        """Movies per genre (a movie counts once for each of its genres)."""
+        wanted = self._filtered(None, None, year_from, year_to, genres)
+        table = _frame(self.session, select(Genre.name.label("genre"),
+                                            func.count().label("movies"))
+                       .join(movie_genres, movie_genres.c.genre_id == Genre.id)
+                       .where(movie_genres.c.movie_id.in_(wanted)).group_by(Genre.name))
+        table = table.sort_values(["movies", "genre"], ascending=[False, True], ignore_index=True)
+        return Stat(table, plots.bar(table, "genre", "movies", "Movies per genre",
+                                     horizontal=True))
+
+
+class Scores(_Entity[Score]):
+    """Ratings: at most one per (user, movie)."""
+
+    model = Score
+    name = "score"
+    fields = ("user_id", "movie_id", "rating", "rated_at")
+
+    def add(self, user_id: int, movie_id: int, rating: int, rated_at: Any = None,
+            id: int | None = None, overwrite: bool = False) -> int:
+        """Add a rating (or replace one with ``overwrite``); returns the score id.
+
+        A second rating of the same movie by the same user is refused unless ``overwrite``,
+        which then replaces the earlier rating (keeping its id unless ``id`` is given).
+        """
+        values = {"user_id": user_id, "movie_id": movie_id, "rating": rating,
+                  "rated_at": rated_at if rated_at is not None else dt.datetime.now()}
+        values = self._check(values)
+        earlier = self.session.execute(select(Score.id).where(
+            Score.user_id == values["user_id"], Score.movie_id == values["movie_id"])
+        ).scalar_one_or_none()
+        if earlier is not None and earlier != id:
+            if not overwrite:
+                raise DuplicateIdError(
+                    f"user {values['user_id']} already rated movie {values['movie_id']} "
+                    f"(score {earlier}); pass overwrite=True to replace it")
+            if id is None:
+                id = earlier
+            else:
+                self.session.execute(delete(Score).where(Score.id == earlier))
+        return self._store(values, id, overwrite)
+
+    def _check(self, values: dict[str, Any]) -> dict[str, Any]:
+        try:
+            rating = int(values["rating"])
+        except (TypeError, ValueError):
+            raise EntityError(f"rating: {values['rating']!r} is not an integer") from None
+        if not 1 <= rating <= 5 or rating != values["rating"]:
+            raise EntityError(f"rating must be a whole number from 1 to 5, got {values['rating']!r}")
+        user_id, movie_id = int(values["user_id"]), int(values["movie_id"])
+        if self.session.get(User, user_id) is None:
+            raise EntityError(f"user_id {user_id} is not a known user")
+        if self.session.get(Movie, movie_id) is None:
+            raise EntityError(f"movie_id {movie_id} is not a known movie")
+        return {"user_id": user_id, "movie_id": movie_id, "rating": rating,
+                "rated_at": _as_datetime(values["rated_at"], "rated_at")}
+
+    def _normalise(self, field: str, value: Any) -> Any:
+        return _as_datetime(value, field) if field == "rated_at" else value
+
+    def find(self, ids: int | Iterable[int] | None = None,
+             user_ids: int | Iterable[int] | None = None,
+             movie_ids: int | Iterable[int] | None = None,
+             rating_min: int | None = None, rating_max: int | None = None) -> pd.DataFrame:
+        """Ratings matching every filter given, in id order."""
+        stmt = select(Score.id, Score.user_id, Score.movie_id, Score.rating,
+                      Score.rated_at).order_by(Score.id)
+        for column, values in ((Score.id, ids), (Score.user_id, user_ids),
+                               (Score.movie_id, movie_ids)):
+            id_list = _ids(values)
+            if id_list is not None:
+                stmt = stmt.where(column.in_(id_list))
+        if rating_min is not None:
+            stmt = stmt.where(Score.rating >= int(rating_min))
+        if rating_max is not None:
+            stmt = stmt.where(Score.rating <= int(rating_max))
+        return _frame(self.session, stmt)
+
+    # -- statistics ----------------------------------------------------------------------------
+    def _user_movies(self, user_id: int) -> pd.DataFrame:
+        if self.session.get(User, int(user_id)) is None:
+            raise NotFoundError(f"user {user_id} does not exist")
+        return _frame(self.session, select(Score.movie_id, Score.rating, Movie.release_date)
+                      .join(Movie, Movie.id == Score.movie_id)
+                      .where(Score.user_id == int(user_id)))
+
+    def user_rating_by_year(self, user_id: int) -> Stat:
+        """One user's average rating per release year of the movies rated."""
+        rated = self._user_movies(user_id).dropna(subset=["release_date"])
+        rated["year"] = pd.to_datetime(rated["release_date"]).dt.year
+        table = (rated.groupby("year")["rating"].agg(["mean", "count"])
+                 .rename(columns={"mean": "mean_rating", "count": "ratings"}).reset_index())
+        return Stat(table, plots.line(table, "year", "mean_rating",
+                                      f"User {user_id}: average rating by release year"))
+
+    def user_rating_by_genre(self, user_id: int) -> Stat:
+        """One user's average rating per genre of the movies rated."""
+        self._user_movies(user_id)  # raises for an unknown user
+        table = _frame(self.session, select(Genre.name.label("genre"),
+                                            func.avg(Score.rating).label("mean_rating"),
+                                            func.count().label("ratings"))
+                       .join(movie_genres, movie_genres.c.movie_id == Score.movie_id)
+                       .join(Genre, Genre.id == movie_genres.c.genre_id)
+                       .where(Score.user_id == int(user_id)).group_by(Genre.name))
+        table["mean_rating"] = table["mean_rating"].astype(float)
+        table = table.sort_values(["mean_rating", "genre"], ascending=[False, True],
+                                  ignore_index=True)
+        return Stat(table, plots.bar(table, "genre", "mean_rating",
+                                     f"User {user_id}: average rating by genre",
+                                     horizontal=True))
+
+    def _mean_by(self, stmt: Select[Any], key: str, title: str,
+                 horizontal: bool = False) -> Stat:
+        table = _frame(self.session, stmt)
+        table = (table.groupby(key)["rating"].agg(["mean", "count"])
+                 .rename(columns={"mean": "mean_rating", "count": "ratings"}).reset_index())
+        return Stat(table, plots.bar(table, key, "mean_rating", title, horizontal=horizontal))
+
+    def rating_by_gender(self) -> Stat:
+        """Average rating by the rater's gender."""
+        return self._mean_by(select(Person.gender, Score.rating)
+                             .join(Person, Person.id == Score.user_id), "gender",
+                             "Average rating by gender")
+
+    def rating_by_birth_band(self, width: int = 20) -> Stat:
+        """Average rating by the rater's birth-year band (``width`` years)."""
+        table = _frame(self.session, select(Person.birth_year, Score.rating)
+                       .join(Person, Person.id == Score.user_id))
+        table["band"] = _birth_band(table["birth_year"], width)
+        table = (table.groupby("band")["rating"].agg(["mean", "count"])
+                 .rename(columns={"mean": "mean_rating", "count": "ratings"}).reset_index())
+        return Stat(table, plots.bar(table, "band", "mean_rating",
+                                     f"Average rating by {width}-year birth band"))
+
+    def rating_by_occupation(self) -> Stat:
+        """Average rating by the rater's occupation."""
+        return self._mean_by(select(User.occupation, Score.rating)
+                             .join(User, User.id == Score.user_id), "occupation",
+                             "Average rating by occupation", horizontal=True)
+
+    def rating_by_position(self) -> Stat:
+        """Average rating by the rater's position, for raters who are workers."""
+        return self._mean_by(select(Worker.position, Score.rating)
+                             .join(Worker, Worker.id == Score.user_id), "position",
+                             "Average rating by worker position", horizontal=True)
+
+
+class Entities:
+    """The five entity collections over one session: ``Entities(session).movies.find(...)``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.persons = Persons(session)
+        self.users = Users(session)
+        self.workers = Workers(session)
+        self.movies = Movies(session)
+        self.scores = Scores(session)
