@@ -12,7 +12,6 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[all]"
-	$(BIN)/python -m ipykernel install --user --name recsys --display-name "recsys (.venv)" >/dev/null
 	touch $(STAMP)
 
 ## run: set up, fetch the CSVs if the data folder has none, and run the main job

@@ -201,7 +201,7 @@ def ingest(dataset: Dataset, engine: Engine) -> dict[str, int]:
                 _insert_sqlite(conn, name, frame)
         if postgres:
             for fk in foreign_keys:
-                conn.execute(AddConstraint(fk))
+                conn.execute(AddConstraint(fk, isolate_from_table=False))
     return table_counts(engine)
 
 
