@@ -101,6 +101,68 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if not broken else 1
 
 
+# -- model --------------------------------------------------------------------------------------
+def _model_config(args: argparse.Namespace, settings: Settings) -> object:
+    from recsys.model import ModelConfig
+
+    changes: dict[str, object] = {"seed": settings.seed}
+    if getattr(args, "epochs", None):
+        changes["max_epochs"] = args.epochs
+    if getattr(args, "seed", None) is not None:
+        changes["seed"] = args.seed
+    return ModelConfig(**changes)  # type: ignore[arg-type]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from recsys import db, training
+
+    settings = _settings(args)
+    engine = db.make_engine(settings.database_url)
+    try:
+        data = db.read_dataset(engine)
+    finally:
+        engine.dispose()
+    model_dir = Path(args.model_dir) if args.model_dir else settings.model_dir
+    model, metrics = training.train(data, model_dir, _model_config(args, settings),
+                                    holdout=args.holdout, k=args.k, progress=not args.quiet)
+    print(json.dumps(metrics, indent=2))
+    print(f"Saved model {model.version} to {model_dir / model.version} "
+          f"(trained in {model.fit_seconds:.1f} s)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from recsys import datasets, training
+
+    settings = _settings(args)
+    data = datasets.load(settings.data_dir).dataset
+    train_scores = test_scores = None
+    if args.train or args.test:
+        if not (args.train and args.test):
+            raise UserError("give both --train and --test, or neither")
+        train_scores, train_report = datasets.load_scores(args.train, data)
+        test_scores, test_report = datasets.load_scores(args.test, data)
+        for name, report in ((args.train, train_report), (args.test, test_report)):
+            rejected = report[report["severity"] == "rejected"]
+            if len(rejected):
+                print(f"{name}: {len(rejected)} row(s) rejected, e.g. line "
+                      f"{rejected.iloc[0]['line']}: {rejected.iloc[0]['reason']}",
+                      file=sys.stderr)
+    if args.predictions_out and not (args.train and args.test):
+        print("note: on k folds the output files carry a fold column", file=sys.stderr)
+    names = tuple(n.strip() for n in args.models.split(",")) if args.models else (
+        "model", *training.BASELINES)
+    summary = training.evaluate(
+        data, _model_config(args, settings), folds=args.folds, train_scores=train_scores,
+        test_scores=test_scores, names=names, k=args.k, predictions_out=args.predictions_out,
+        recommendations_out=args.recommendations_out, progress=not args.quiet)
+    table = {str(model): {metric: (None if value != value else round(float(value), 5))
+                          for metric, value in row.items()}
+             for model, row in summary.iterrows()}
+    print(json.dumps(table, indent=2))
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
@@ -133,6 +195,32 @@ def build_parser() -> argparse.ArgumentParser:
     with_db(with_data(sub.add_parser(
         "ingest", help="validate the CSVs and load them into the database (idempotent)"))
     ).set_defaults(func=cmd_ingest)
+
+    train = with_db(sub.add_parser("train", help="train the model on the ingested data"))
+    train.add_argument("--model-dir", help="artifact root (default: <RECSYS_VAR_DIR>/model)")
+    train.add_argument("--epochs", type=int, help="maximum epochs (early stopping may end "
+                       "sooner)")
+    train.add_argument("--seed", type=int, help="random seed (default: RECSYS_SEED)")
+    train.add_argument("--holdout", type=float, default=0.1,
+                       help="share of ratings held out for the saved metrics (0 skips)")
+    train.add_argument("--k", type=int, default=10, help="cut-off of ranking metrics")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = with_data(sub.add_parser(
+        "evaluate", help="k-fold (or explicit train/test) comparison with the baselines"))
+    evaluate.add_argument("--folds", type=int, default=5)
+    evaluate.add_argument("--train", help="CSV shaped like scores.csv to train on")
+    evaluate.add_argument("--test", help="CSV shaped like scores.csv to evaluate on")
+    evaluate.add_argument("--predictions-out", help="write user_id,movie_id,rating,predicted")
+    evaluate.add_argument("--recommendations-out", help="write user_id,rank,movie_id")
+    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("--models", help="comma-separated subset of: model, global_mean, "
+                          "biases, popularity, ease, reference")
+    evaluate.add_argument("--epochs", type=int, help="maximum epochs of the Keras models")
+    evaluate.add_argument("--seed", type=int)
+    evaluate.add_argument("--quiet", action="store_true")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 
@@ -140,12 +228,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``recsys`` console script."""
     from recsys.datasets import DataError
     from recsys.entities import EntityError
+    from recsys.model import ModelError
 
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (UserError, DataError, EntityError, ValueError) as exc:
+    except (UserError, DataError, EntityError, ModelError, ValueError) as exc:
         print(f"recsys: error: {exc}", file=sys.stderr)
         return 2
 

@@ -485,29 +485,8 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
     }))
 
     # scores
-    t, df = "scores", raw["scores"]
-    ids = _check_int(rej, t, df, "id", lo=0)
-    _check_unique_id(rej, t, df, ids)
-    user_id = _check_int(rej, t, df, "user_id", lo=1)
-    movie_id = _check_int(rej, t, df, "movie_id", lo=1)
-    rating = _check_int(rej, t, df, "rating", lo=1, hi=5)
-    rated_at = _check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT)
-    known_users = set(users["id"].astype(int))
-    known_movies = set(movies["id"].astype(int))
-    rej.add(t, df, user_id.notna() & ~user_id.isin(known_users), "user_id",
-            lambda bad: "user_id " + bad["user_id"].str.strip() + " is not a known user")
-    rej.add(t, df, movie_id.notna() & ~movie_id.isin(known_movies), "movie_id",
-            lambda bad: "movie_id " + bad["movie_id"].str.strip() + " is not a known movie")
-    pair = pd.DataFrame({"u": user_id, "m": movie_id})
-    dup_pair = pair.notna().all(axis=1) & pair.duplicated(keep="first")
-    first_line = df["_line"].groupby([user_id, movie_id]).transform("min")
-    rej.add(t, df, dup_pair, "movie_id",
-            lambda bad: "duplicate rating of user " + bad["user_id"].str.strip()
-            + " for movie " + bad["movie_id"].str.strip()
-            + " (first at line " + first_line[bad.index].astype(str) + ")")
-    scores = _keep(rej, t, pd.DataFrame({"id": ids, "user_id": user_id, "movie_id": movie_id,
-                                         "rating": rating, "rated_at": rated_at,
-                                         "_line": df["_line"]}))
+    scores = _validate_scores(rej, raw["scores"], set(users["id"].astype(int)),
+                              set(movies["id"].astype(int)))
 
     dataset = _finalise(persons, users, workers, movies, scores)
     report = rej.frame()
@@ -529,6 +508,61 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
         if not report.empty:
             print(result.reasons().to_string(index=False))
     return result
+
+
+def _validate_scores(rej: _Rejections, df: pd.DataFrame, known_users: set[int],
+                     known_movies: set[int], t: str = "scores") -> pd.DataFrame:
+    """Validate raw scores rows (types, range, references, duplicate pairs)."""
+    ids = _check_int(rej, t, df, "id", lo=0)
+    _check_unique_id(rej, t, df, ids)
+    user_id = _check_int(rej, t, df, "user_id", lo=1)
+    movie_id = _check_int(rej, t, df, "movie_id", lo=1)
+    rating = _check_int(rej, t, df, "rating", lo=1, hi=5)
+    rated_at = _check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT)
+    rej.add(t, df, user_id.notna() & ~user_id.isin(known_users), "user_id",
+            lambda bad: "user_id " + bad["user_id"].str.strip() + " is not a known user")
+    rej.add(t, df, movie_id.notna() & ~movie_id.isin(known_movies), "movie_id",
+            lambda bad: "movie_id " + bad["movie_id"].str.strip() + " is not a known movie")
+    pair = pd.DataFrame({"u": user_id, "m": movie_id})
+    dup_pair = pair.notna().all(axis=1) & pair.duplicated(keep="first")
+    first_line = df["_line"].groupby([user_id, movie_id]).transform("min")
+    rej.add(t, df, dup_pair, "movie_id",
+            lambda bad: "duplicate rating of user " + bad["user_id"].str.strip()
+            + " for movie " + bad["movie_id"].str.strip()
+            + " (first at line " + first_line[bad.index].astype(str) + ")")
+    return _keep(rej, t, pd.DataFrame({"id": ids, "user_id": user_id, "movie_id": movie_id,
+                                       "rating": rating, "rated_at": rated_at,
+                                       "_line": df["_line"]}))
+
+
+def load_scores(path: str | Path, dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read and validate a CSV shaped like scores.csv against ``dataset``'s users and movies.
+
+    Used for explicit train/test files (``recsys evaluate --train ... --test ...``).
+
+    Returns:
+        (clean scores with the same columns and dtypes as ``Dataset.scores``, report).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    raw.columns = ["" if str(c).startswith("Unnamed: 0") else str(c) for c in raw.columns]
+    if "" not in raw.columns:  # the unnamed score id column is optional here
+        raw.insert(0, "", [str(i) for i in range(len(raw))])
+    absent = [c for c in COLUMNS["scores"] if c not in raw.columns]
+    if absent:
+        raise DataError(f"{path} lacks required column(s) {absent}; it has {list(raw.columns)}")
+    raw = raw.rename(columns=COLUMNS["scores"])
+    raw["_line"] = np.arange(len(raw)) + 2
+    raw["_raw_id"] = raw["id"]
+    rej = _Rejections()
+    scores = _validate_scores(rej, raw, set(dataset.users["id"]), set(dataset.movies["id"]),
+                              t=path.name)
+    scores = scores.drop(columns=["_line"]).astype({"id": "int64", "user_id": "int64",
+                                                    "movie_id": "int64", "rating": "int64"})
+    scores["rated_at"] = scores["rated_at"].astype("datetime64[ns]")
+    return scores.reset_index(drop=True), rej.frame()
 
 
 def _finalise(persons: pd.DataFrame, users: pd.DataFrame, workers: pd.DataFrame,

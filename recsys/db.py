@@ -240,3 +240,32 @@ def timed_ingest(dataset: Dataset, engine: Engine) -> tuple[dict[str, int], floa
     start = time.perf_counter()
     counts = ingest(dataset, engine)
     return counts, time.perf_counter() - start
+
+
+def read_dataset(engine: Engine) -> Dataset:
+    """Read the source tables back into a :class:`Dataset` (same columns and dtypes as
+    :func:`recsys.datasets.load`), e.g. to train on what the database holds now."""
+    from recsys.datasets import _finalise
+
+    def frame(stmt: Any) -> pd.DataFrame:
+        with engine.connect() as conn:
+            result = conn.execute(stmt)
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    persons = frame(select(Person.id, Person.full_name, Person.birth_year, Person.gender,
+                           Person.zip_code))
+    users = frame(select(User.id, User.occupation, User.active_since))
+    workers = frame(select(Worker.id, Worker.position, Worker.category, Worker.working_hours,
+                           Worker.start_date))
+    movies = frame(select(Movie.id, Movie.title, Movie.release_date, Movie.imdb_url))
+    links = frame(select(movie_genres.c.movie_id, Genre.name)
+                  .join(Genre, Genre.id == movie_genres.c.genre_id)
+                  .order_by(movie_genres.c.movie_id, Genre.id))
+    by_movie = links.groupby("movie_id")["name"].agg(list)
+    movies["genres"] = [by_movie.get(i, []) for i in movies["id"]]
+    movies["release_date"] = pd.to_datetime(movies["release_date"])
+    scores = frame(select(Score.id, Score.user_id, Score.movie_id, Score.rating, Score.rated_at))
+    if persons.empty or movies.empty:
+        raise ValueError(f"the database at {engine.url.render_as_string(hide_password=True)} "
+                         "holds no data: run `recsys ingest` first")
+    return _finalise(persons, users, workers, movies, scores)
