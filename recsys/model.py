@@ -64,6 +64,8 @@ class ModelConfig:
         ranker_l2: EASE regularisation.
         ranker_rating_weight: weight of a rating r in the EASE matrix is 1 + w * (r - 3).
         rank_blend: weight of the standardised predicted rating in the ranking score.
+        ensemble: number of hybrid networks trained with consecutive seeds and averaged
+            (the reference model always trains one).
         seed: seed for initialisation, shuffling and the validation slice.
     """
 
@@ -79,6 +81,7 @@ class ModelConfig:
     ranker_l2: float = 500.0
     ranker_rating_weight: float = 0.3
     rank_blend: float = 0.0
+    ensemble: int = 3
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -326,6 +329,47 @@ class Recommender:
         rng = np.random.default_rng(cfg.seed)
         is_val = rng.random(len(r)) < cfg.validation_fraction
         x = np.stack([u, m], axis=1).astype(np.int32)
+        seen = None
+        if cfg.kind == "hybrid" and cfg.implicit:
+            # implicit feedback uses every training rating, validation slice included
+            # (which movies a user rated is known; only the rating values are held out)
+            seen = np.zeros((n_users, n_movies), np.float32)
+            seen[u, m] = 1.0
+            seen /= np.sqrt(np.maximum(seen.sum(axis=1, keepdims=True), 1.0))
+        members = cfg.ensemble if cfg.kind == "hybrid" else 1
+        self.networks, histories = [], []
+        for member in range(members):
+            keras.utils.set_random_seed(cfg.seed + member)
+            if progress and members > 1:
+                print(f"network {member + 1}/{members}", flush=True)
+            net = self._build_network(n_users, n_movies, seen)
+            callbacks = []
+            validation = None
+            if is_val.any():
+                validation = (x[is_val], r[is_val])
+                callbacks.append(keras.callbacks.EarlyStopping(
+                    monitor="val_rmse", patience=cfg.patience, restore_best_weights=True,
+                    mode="min"))
+            fitted = net.fit(x[~is_val], r[~is_val], validation_data=validation,
+                             batch_size=cfg.batch_size, epochs=cfg.max_epochs, shuffle=True,
+                             verbose=2 if progress else 0, callbacks=callbacks)
+            history = pd.DataFrame(fitted.history).rename_axis("epoch").reset_index()
+            history["epoch"] += 1
+            histories.append(history.assign(network=member))
+            self.networks.append(net)
+        self.network = self.networks[0]
+        self.history = pd.concat(histories, ignore_index=True)
+        self._export_factors()
+        self._fit_ranker(u, m, r, n_users, n_movies)
+        self.fingerprint = fingerprint(scores)
+        self.fit_seconds = time.perf_counter() - start
+        self.version = ""
+        return self
+
+    def _build_network(self, n_users: int, n_movies: int, seen: np.ndarray | None) -> Any:
+        """A compiled Keras network with the side features (and implicit matrix) loaded."""
+        keras = _keras()
+        cfg = self.config
         networks = _networks()
         if cfg.kind == "hybrid":
             net = networks["hybrid"](n_users, n_movies, self.encoder.user_width,
@@ -334,12 +378,7 @@ class Recommender:
             net.build((None, 2))
             net.user_side.assign(self._user_side)
             net.movie_side.assign(self._movie_side)
-            if cfg.implicit:
-                # implicit feedback uses every training rating, validation slice included
-                # (which movies a user rated is known; only the rating values are held out)
-                seen = np.zeros((n_users, n_movies), np.float32)
-                seen[u, m] = 1.0
-                seen /= np.sqrt(np.maximum(seen.sum(axis=1, keepdims=True), 1.0))
+            if seen is not None:
                 net.seen.assign(seen)
         else:
             net = networks["reference"](n_users, n_movies, self.encoder.movie_width,
@@ -348,40 +387,30 @@ class Recommender:
             net.movie_side.assign(self._movie_side)
         net.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss="mse",
                     metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
-        callbacks = []
-        validation = None
-        if is_val.any():
-            validation = (x[is_val], r[is_val])
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_rmse", patience=cfg.patience, restore_best_weights=True,
-                mode="min"))
-        fitted = net.fit(x[~is_val], r[~is_val], validation_data=validation,
-                         batch_size=cfg.batch_size, epochs=cfg.max_epochs, shuffle=True,
-                         verbose=2 if progress else 0, callbacks=callbacks)
-        self.network = net
-        self.history = pd.DataFrame(fitted.history).rename_axis("epoch").reset_index()
-        self.history["epoch"] += 1
-        self._export_factors()
-        self._fit_ranker(u, m, r, n_users, n_movies)
-        self.fingerprint = fingerprint(scores)
-        self.fit_seconds = time.perf_counter() - start
-        self.version = ""
-        return self
+        return net
 
     def _export_factors(self) -> None:
-        """Copy the learned factors to NumPy for fast serving (hybrid only)."""
+        """Copy the learned factors to NumPy for fast serving (hybrid only).
+
+        The ensemble's mean prediction is one dot product: member vectors are concatenated
+        and scaled by 1/sqrt(n) on each side, biases averaged.
+        """
         if self.config.kind != "hybrid":
             self._factors = None
             return
-        net = self.network
         users = np.arange(len(self._user_ids) + 1, dtype=np.int32)
         movies = np.arange(len(self._movie_ids) + 1, dtype=np.int32)
-        pu, _, bu, _ = net.parts(users, np.zeros_like(users))
-        _, qi, _, bi = net.parts(np.zeros_like(movies), movies)
-        self._factors = {"user_vectors": np.asarray(pu, np.float32),
-                         "user_bias": np.asarray(bu, np.float32),
-                         "movie_vectors": np.asarray(qi, np.float32),
-                         "movie_bias": np.asarray(bi, np.float32)}
+        parts: dict[str, list[np.ndarray]] = {"pu": [], "bu": [], "qi": [], "bi": []}
+        for net in self.networks:
+            pu, _, bu, _ = net.parts(users, np.zeros_like(users))
+            _, qi, _, bi = net.parts(np.zeros_like(movies), movies)
+            for key, value in (("pu", pu), ("bu", bu), ("qi", qi), ("bi", bi)):
+                parts[key].append(np.asarray(value, np.float32))
+        scale = np.float32(1.0 / np.sqrt(len(self.networks)))
+        self._factors = {"user_vectors": np.concatenate(parts["pu"], axis=1) * scale,
+                         "user_bias": np.mean(parts["bu"], axis=0),
+                         "movie_vectors": np.concatenate(parts["qi"], axis=1) * scale,
+                         "movie_bias": np.mean(parts["bi"], axis=0)}
 
     def _fit_ranker(self, u: np.ndarray, m: np.ndarray, r: np.ndarray, n_users: int,
                     n_movies: int) -> None:
@@ -426,13 +455,16 @@ class Recommender:
     def score_items(self, user_ids: Any) -> np.ndarray:
         """Ranking scores (higher is better) of every catalogue movie for each user.
 
-        Columns follow :attr:`movie_ids`. Users with training ratings: rating-weighted EASE
+        Columns follow :attr:`movie_ids`. The reference model ranks by predicted rating, as the
+        original did. Otherwise, users with training ratings: rating-weighted EASE
         (+ ``rank_blend`` x standardised predicted rating). Users without: cold-start score,
         standardised predicted rating + standardised log popularity.
         """
         self._require_fitted()
         u = self._users(user_ids)
         ratings = self._rating_matrix(u)
+        if self.config.kind == "reference":
+            return ratings  # the original ranked every movie by predicted rating
         history = self._ranker_X[u]
         scores = (history @ self._ranker_B)[:, 1:].astype(np.float64)
         if self.config.rank_blend:
@@ -518,7 +550,7 @@ class Recommender:
     def save(self, root: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> Path:
         """Write a versioned artifact under ``root`` atomically and mark it as the latest.
 
-        Layout: ``root/<version>/`` holding ``network.keras`` (the Keras model),
+        Layout: ``root/<version>/`` holding ``network_<i>.keras`` (the Keras networks),
         ``arrays.npz`` (id maps, side features, factors, ranker), ``meta.json`` (config,
         vocabularies, metrics, data fingerprint, training history); ``root/LATEST`` names the
         newest version. The folder is written under a temporary name and renamed into place,
@@ -538,7 +570,8 @@ class Recommender:
         final = root / self.version
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         try:
-            self.network.save(tmp / "network.keras")
+            for member, net in enumerate(self.networks):
+                net.save(tmp / f"network_{member}.keras")
             arrays = {"user_ids": self._user_ids, "movie_ids": self._movie_ids,
                       "user_side": self._user_side, "movie_side": self._movie_side,
                       "seen_users": self._seen["users"], "seen_movies": self._seen["movies"],
@@ -597,7 +630,12 @@ class Recommender:
         rec = cls(ModelConfig(**meta["config"]))
         try:
             arrays = dict(np.load(path / "arrays.npz"))
-            rec.network = keras.models.load_model(path / "network.keras")
+            rec.networks = [keras.models.load_model(p) for p in
+                            sorted(path.glob("network_*.keras"),
+                                   key=lambda p: int(p.stem.split("_")[1]))]
+            if not rec.networks:
+                raise OSError("no network_*.keras file")
+            rec.network = rec.networks[0]
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot read the model at {path}: {exc}") from exc
         rec._set_ids(arrays["user_ids"], arrays["movie_ids"])

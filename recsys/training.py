@@ -74,7 +74,8 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         print(f"Training on all {len(data.scores)} ratings")
     model = Recommender(config).fit(data.scores, data, progress=progress)
     metrics["training"] = {
-        "ratings": len(data.scores), "epochs": len(model.history),
+        "ratings": len(data.scores),
+        "epochs_per_network": model.history.groupby("network").size().tolist(),
         "fit_seconds": round(model.fit_seconds, 2),
         "best_validation_rmse": float(model.history["val_rmse"].min())
         if "val_rmse" in model.history else None,

@@ -150,7 +150,7 @@ def test_embeddings_are_keyed_by_database_id(model: Recommender,
     users = model.user_embeddings()
     assert movies.index.tolist() == sorted(data.movies["id"])
     assert set(users.index) == set(data.users["id"])
-    assert movies.shape[1] == users.shape[1] == FAST.factors
+    assert movies.shape[1] == users.shape[1] == FAST.factors * FAST.ensemble
     # dot product of the exported vectors is the interaction term of predict
     u, m = 4, int(movies.index[0])
     raw = model._ratings_for(model._users([u]), model._movies([m]))[0]

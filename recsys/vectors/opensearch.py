@@ -1,0 +1,244 @@
+"""OpenSearch backend (``RECSYS_VECTOR_BACKEND=opensearch``) through opensearch-py.
+
+Written against the k-NN plugin's documented API for OpenSearch 2.x and 3.x:
+
+- index settings ``index.knn: true``; a ``knn_vector`` field with an ``hnsw`` method on the
+  **lucene** engine (supported everywhere from 2.4 on; ``nmslib`` is deprecated in 3.x and
+  ``faiss`` only supports cosine from 2.19), space ``cosinesimil`` or ``innerproduct``;
+- metadata strings mapped as ``keyword`` (exact term filters);
+- writes through the bulk helper, then an explicit refresh so queries see them;
+- queries use the ``knn`` clause with an *efficient filter* (filtering during the graph search,
+  so k results come back when k exist), the excluded ids as a ``must_not`` ``ids`` clause;
+- scores are converted back to similarities: cosine = 2 * score - 1 (score = (2 - d) / 2 with
+  d = 1 - cos); inner product (lucene) = score - 1 when score > 1, else 1 - 1 / score.
+
+Credentials and TLS come from settings (env vars), never from code. Connection failures raise
+:class:`~recsys.vectors.base.VectorStoreUnavailable`, which the API turns into a 503.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from recsys.vectors.base import (
+    Filter,
+    Hit,
+    IndexNotFound,
+    Record,
+    VectorStoreError,
+    VectorStoreUnavailable,
+    check_metric,
+    check_vectors,
+)
+
+SPACE = {"cosine": "cosinesimil", "inner_product": "innerproduct"}
+VECTOR_FIELD = "vector"
+HNSW = {"ef_construction": 128, "m": 16}
+
+
+def index_body(dimension: int, metric: str) -> dict[str, Any]:
+    """The create-index request body (settings and mappings)."""
+    return {
+        "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}},
+        "mappings": {
+            "dynamic_templates": [{"strings_as_keywords": {
+                "match_mapping_type": "string", "mapping": {"type": "keyword"}}}],
+            "properties": {
+                "item_id": {"type": "long"},
+                VECTOR_FIELD: {
+                    "type": "knn_vector", "dimension": int(dimension),
+                    "method": {"name": "hnsw", "space_type": SPACE[check_metric(metric)],
+                               "engine": "lucene", "parameters": dict(HNSW)},
+                },
+                "metadata": {"type": "object"},
+            },
+        },
+    }
+
+
+def filter_clause(filter: Filter | None, exclude: Iterable[int] = ()) -> dict[str, Any] | None:
+    """Translate a store filter (see :mod:`recsys.vectors.base`) into an OpenSearch bool query.
+
+    Values always travel as JSON values inside the query structure, never spliced into text.
+    """
+    must: list[dict[str, Any]] = []
+    for key, wanted in (filter or {}).items():
+        field = f"metadata.{key}"
+        if isinstance(wanted, Mapping):
+            bounds = {op: wanted[op] for op in ("gte", "lte", "gt", "lt") if op in wanted}
+            must.append({"range": {field: bounds}})
+        elif isinstance(wanted, (list, tuple, set)):
+            must.append({"terms": {field: list(wanted)}})
+        else:
+            must.append({"term": {field: wanted}})
+    excluded = [str(int(i)) for i in exclude]
+    if not must and not excluded:
+        return None
+    clause: dict[str, Any] = {}
+    if must:
+        clause["must"] = must
+    if excluded:
+        clause["must_not"] = [{"ids": {"values": excluded}}]
+    return {"bool": clause}
+
+
+def knn_body(vector: Sequence[float], k: int, filter: Filter | None = None,
+             exclude: Iterable[int] = ()) -> dict[str, Any]:
+    """The search request body for the ``k`` nearest records."""
+    knn: dict[str, Any] = {"vector": [float(x) for x in vector], "k": int(k)}
+    clause = filter_clause(filter, exclude)
+    if clause is not None:
+        knn["filter"] = clause
+    return {"size": int(k), "_source": {"excludes": [VECTOR_FIELD]},
+            "query": {"knn": {VECTOR_FIELD: knn}}}
+
+
+def similarity(score: float, metric: str) -> float:
+    """Convert an OpenSearch k-NN score back to the similarity it encodes."""
+    if metric == "cosine":
+        return 2.0 * score - 1.0
+    return score - 1.0 if score > 1.0 else 1.0 - 1.0 / score
+
+
+def make_client(url: str, user: str = "", password: str = "", verify_certs: bool = True,
+                timeout: float = 10.0, **kwargs: Any) -> Any:
+    """An opensearch-py client for ``url`` (https URLs get TLS)."""
+    from opensearchpy import OpenSearch
+
+    if not url:
+        raise VectorStoreUnavailable("RECSYS_OPENSEARCH_URL is not set")
+    auth = (user, password) if user and password else None
+    return OpenSearch(hosts=[url], http_auth=auth, use_ssl=url.startswith("https"),
+                      verify_certs=verify_certs, ssl_show_warn=verify_certs, timeout=timeout,
+                      **kwargs)
+
+
+class OpenSearchVectorStore:
+    """Vector store on an OpenSearch cluster with the k-NN plugin.
+
+    Args:
+        client: an ``opensearchpy.OpenSearch`` client (see :func:`make_client`).
+        prefix: prepended to every index name (several projects can share a cluster).
+    """
+
+    def __init__(self, client: Any, prefix: str = "recsys-") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._metrics: dict[str, str] = {}
+        self._dimensions: dict[str, int] = {}
+
+    def _index(self, name: str) -> str:
+        if not name or not all(c.isalnum() or c in "-_" for c in name):
+            raise VectorStoreError(f"index names use letters, digits, - and _: got {name!r}")
+        return f"{self.prefix}{name}".lower()
+
+    def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        from opensearchpy.exceptions import ConnectionError as OSConnectionError
+        from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
+
+        try:
+            return method(*args, **kwargs)
+        except NotFoundError as exc:
+            raise IndexNotFound(f"vector index not found in OpenSearch: {exc.info}") from exc
+        except (OSConnectionError, ConnectionTimeout) as exc:
+            raise VectorStoreUnavailable(f"OpenSearch unreachable: {exc}") from exc
+        except TransportError as exc:
+            if isinstance(exc.status_code, int) and exc.status_code >= 500:
+                raise VectorStoreUnavailable(f"OpenSearch error {exc.status_code}") from exc
+            raise VectorStoreError(f"OpenSearch refused the request: {exc.error} "
+                                   f"{exc.info}") from exc
+
+    def _describe(self, name: str) -> tuple[int, str]:
+        """Dimension and metric of an index (from its mapping, cached)."""
+        if name not in self._metrics:
+            mapping = self._call(self.client.indices.get_mapping, index=self._index(name))
+            props = next(iter(mapping.values()))["mappings"]["properties"][VECTOR_FIELD]
+            space = props["method"]["space_type"]
+            self._metrics[name] = {v: k for k, v in SPACE.items()}[space]
+            self._dimensions[name] = int(props["dimension"])
+        return self._dimensions[name], self._metrics[name]
+
+    # -- protocol ------------------------------------------------------------------------------
+    def create_index(self, name: str, dimension: int, metric: str = "cosine") -> None:
+        index = self._index(name)
+        body = index_body(dimension, metric)
+        if self._call(self.client.indices.exists, index=index):
+            self._call(self.client.indices.delete, index=index)
+        self._call(self.client.indices.create, index=index, body=body)
+        self._metrics[name], self._dimensions[name] = metric, int(dimension)
+
+    def exists(self, name: str) -> bool:
+        return bool(self._call(self.client.indices.exists, index=self._index(name)))
+
+    def upsert(self, name: str, ids: Sequence[int], vectors: np.ndarray,
+               metadata: Sequence[Mapping[str, Any]] | None = None) -> int:
+        from opensearchpy import helpers
+
+        dimension, metric = self._describe(name)
+        array = check_vectors(vectors, dimension, metric)
+        ids_list = [int(i) for i in ids]
+        if len(ids_list) != len(array):
+            raise VectorStoreError(f"{len(ids_list)} ids but {len(array)} vectors")
+        metas = list(metadata) if metadata is not None else [{}] * len(array)
+        index = self._index(name)
+        actions = [{"_op_type": "index", "_index": index, "_id": str(i),
+                    "_source": {"item_id": i, VECTOR_FIELD: [float(x) for x in row],
+                                "metadata": dict(meta)}}
+                   for i, row, meta in zip(ids_list, array, metas)]
+        written, errors = self._call(helpers.bulk, self.client, actions, chunk_size=500,
+                                     raise_on_error=False)
+        if errors:
+            raise VectorStoreError(f"{len(errors)} record(s) rejected by OpenSearch, first: "
+                                   f"{errors[0]}")
+        self._call(self.client.indices.refresh, index=index)
+        return int(written)
+
+    def get(self, name: str, id: int) -> Record | None:
+        try:
+            doc = self._call(self.client.get, index=self._index(name), id=str(int(id)))
+        except IndexNotFound:
+            if not self.exists(name):
+                raise
+            return None
+        source = doc["_source"]
+        return Record(int(id), np.asarray(source[VECTOR_FIELD], dtype=np.float32),
+                      dict(source.get("metadata", {})))
+
+    def knn(self, name: str, vector: np.ndarray, k: int = 10, exclude: Iterable[int] = (),
+            filter: Filter | None = None) -> list[Hit]:
+        if k < 1:
+            raise VectorStoreError(f"k must be at least 1, got {k}")
+        dimension, metric = self._describe(name)
+        query = check_vectors(vector, dimension, metric)[0]
+        body = knn_body(query.tolist(), k, filter, exclude)
+        response = self._call(self.client.search, index=self._index(name), body=body)
+        return [Hit(int(h["_id"]), similarity(float(h["_score"]), metric),
+                    dict(h["_source"].get("metadata", {})))
+                for h in response["hits"]["hits"]][:k]
+
+    def count(self, name: str) -> int:
+        return int(self._call(self.client.count, index=self._index(name))["count"])
+
+    def delete(self, name: str, ids: Sequence[int]) -> int:
+        from opensearchpy import helpers
+
+        index = self._index(name)
+        actions = [{"_op_type": "delete", "_index": index, "_id": str(int(i))} for i in ids]
+        deleted, errors = self._call(helpers.bulk, self.client, actions, raise_on_error=False)
+        self._call(self.client.indices.refresh, index=index)
+        return int(deleted)
+
+    def drop_index(self, name: str) -> None:
+        index = self._index(name)
+        if self._call(self.client.indices.exists, index=index):
+            self._call(self.client.indices.delete, index=index)
+        self._metrics.pop(name, None)
+        self._dimensions.pop(name, None)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
