@@ -163,6 +163,90 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- vectors and clusters -----------------------------------------------------------------------
+def _data_and_model(settings: Settings, required: bool) -> tuple[object, object]:
+    """The database contents, and the latest trained model (None when absent and optional)."""
+    from recsys import db
+    from recsys.model import ModelError, Recommender
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        data = db.read_dataset(engine)
+    finally:
+        engine.dispose()
+    try:
+        model = Recommender.load(settings.model_dir, data=data)
+    except ModelError:
+        if required:
+            raise
+        model = None
+    return data, model
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from recsys import embeddings
+    from recsys.vectors import open_store
+
+    settings = _settings(args)
+    data, model = _data_and_model(settings, required=False)
+    if model is None:
+        print("No trained model yet: indexing content vectors only (run `recsys train`, then "
+              "`recsys index` again for learned vectors).")
+    counts = embeddings.index_all(data, open_store(settings), model)
+    for name, count in counts.items():
+        print(f"  {name:<16} {count:>6} vectors")
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from recsys import embeddings
+    from recsys.vectors import open_store
+
+    settings = _settings(args)
+    if args.k < 1 or args.k > 100:
+        raise UserError(f"--k must be between 1 and 100, got {args.k}")
+    try:
+        table = embeddings.similar_movies(open_store(settings), args.movie_id, args.k,
+                                          args.kind)
+    except embeddings.MovieNotIndexed as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from recsys import clustering, db
+
+    settings = _settings(args)
+    data, model = _data_and_model(settings, required=True)
+    client = None
+    backend = "sklearn"
+    if settings.vector_backend == "opensearch":
+        from recsys.vectors.opensearch import make_client
+
+        backend = "opensearch"
+        client = make_client(settings.opensearch_url, settings.opensearch_user,
+                             settings.opensearch_password, settings.opensearch_verify_certs)
+    vectors = model.user_embeddings()  # type: ignore[attr-defined]
+    result = clustering.cluster_users(vectors, k=args.k, max_k=args.max_k, seed=settings.seed,
+                                      backend=backend, client=client)
+    table = clustering.profiles(data, result)  # type: ignore[arg-type]
+    engine = db.make_engine(settings.database_url)
+    try:
+        clustering.store(engine, result, table, model.version)  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+    if not result.selection.empty:
+        print(result.selection.to_string(index=False))
+    print(f"\n{result.k} clusters ({backend}), stored in the database:")
+    for row in table.itertuples():
+        print(f"  {row.cluster}: {row.description}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
@@ -221,6 +305,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int)
     evaluate.add_argument("--quiet", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    with_db(sub.add_parser("index", help="write movie and user vectors to the vector store")
+            ).set_defaults(func=cmd_index)
+
+    similar = sub.add_parser("similar", help="movies similar to one movie")
+    similar.add_argument("movie_id", type=int)
+    similar.add_argument("--k", type=int, default=10)
+    similar.add_argument("--kind", choices=["learned", "content"], default="learned")
+    similar.add_argument("--json", action="store_true", help="print JSON records")
+    similar.set_defaults(func=cmd_similar)
+
+    cluster = with_db(sub.add_parser("cluster", help="k-means clusters of users, stored in "
+                                                     "the database"))
+    cluster.add_argument("--k", type=int, help="number of clusters (default: best silhouette)")
+    cluster.add_argument("--max-k", type=int, default=10)
+    cluster.set_defaults(func=cmd_cluster)
     return parser
 
 
@@ -229,12 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from recsys.datasets import DataError
     from recsys.entities import EntityError
     from recsys.model import ModelError
+    from recsys.vectors.base import VectorStoreError
 
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (UserError, DataError, EntityError, ModelError, ValueError) as exc:
+    except (UserError, DataError, EntityError, ModelError, VectorStoreError, ValueError,
+            LookupError) as exc:
         print(f"recsys: error: {exc}", file=sys.stderr)
         return 2
 

@@ -34,7 +34,18 @@ from sqlalchemy.orm import Session
 from recsys import plots
 from recsys.datasets import GENRES, MIN_BIRTH_YEAR, WORKING_HOURS_RE, ZIP_RE
 from recsys.plots import Stat
-from recsys.schema import Base, Genre, Movie, Person, Prediction, Score, User, Worker, movie_genres
+from recsys.schema import (
+    Base,
+    Genre,
+    Movie,
+    Person,
+    Prediction,
+    Score,
+    User,
+    UserCluster,
+    Worker,
+    movie_genres,
+)
 
 
 class EntityError(ValueError):
@@ -209,6 +220,7 @@ def _count(session: Session, column: Any, id: int) -> int:
 
 
 def _delete_user_rows(session: Session, user_id: int) -> None:
+    session.execute(delete(UserCluster).where(UserCluster.user_id == user_id))
     session.execute(delete(Prediction).where(Prediction.user_id == user_id))
     session.execute(delete(Score).where(Score.user_id == user_id))
 

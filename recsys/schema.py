@@ -30,6 +30,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -149,8 +150,30 @@ class Prediction(Base):
     )
 
 
+class Cluster(Base):
+    """A k-means cluster of users, with its profile (JSON) and a one-line description."""
+
+    __tablename__ = "clusters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(500))
+    profile: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str] = mapped_column(String(64))
+
+
+class UserCluster(Base):
+    """Which cluster each user belongs to."""
+
+    __tablename__ = "user_clusters"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True,
+                                         autoincrement=False)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id"), index=True)
+    distance: Mapped[float] = mapped_column(Float)
+
+
 #: Tables in dependency order (parents first); deletes go in the reverse order.
 TABLES_IN_ORDER = [
     Person.__table__, User.__table__, Worker.__table__, Genre.__table__, Movie.__table__,
-    movie_genres, Score.__table__, Prediction.__table__,
+    movie_genres, Score.__table__, Prediction.__table__, Cluster.__table__,
+    UserCluster.__table__,
 ]

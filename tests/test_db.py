@@ -17,7 +17,8 @@ from recsys import datasets, db
 from recsys.schema import Movie, Score
 
 REAL_COUNTS = {"persons": 943, "users": 943, "workers": 15, "genres": 19, "movies": 1682,
-               "movie_genres": 2893, "scores": 100000, "predictions": 0}
+               "movie_genres": 2893, "scores": 100000, "predictions": 0,
+               "clusters": 0, "user_clusters": 0}
 
 
 def test_schema_has_keys_constraints_and_indexes(engine: Engine) -> None:

@@ -1,0 +1,237 @@
+"""K-means clusters of users on their embeddings, cluster profiles, and storage in the DB.
+
+- :func:`choose_k` scores k = 2..max_k by silhouette (and records inertia for the elbow plot);
+- :func:`cluster_users` fits k-means on L2-normalised user vectors (cosine geometry):
+  scikit-learn embedded, or OpenSearch ML Commons (``_train_predict/kmeans``) in the full stack;
+- :func:`profiles` describes each cluster from the data: size, age, gender and occupation mix,
+  favourite genres and most distinctive movies (lift over everyone), and a one-line
+  description generated from those numbers;
+- :func:`store` replaces the ``clusters`` and ``user_clusters`` tables in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sqlalchemy import Engine, delete, insert
+
+from recsys.datasets import Dataset
+from recsys.schema import Cluster, UserCluster
+
+KMEANS_PATH = "/_plugins/_ml/_train_predict/kmeans"
+
+
+def _normalise(vectors: pd.DataFrame) -> np.ndarray:
+    array = vectors.to_numpy(dtype=np.float64)
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return array / np.where(norms > 0, norms, 1.0)
+
+
+@dataclass
+class Clustering:
+    """Result of :func:`cluster_users`.
+
+    Attributes:
+        assignments: user id -> cluster id (0..k-1).
+        distances: user id -> cosine distance to the cluster centre.
+        k: number of clusters.
+        selection: per candidate k, inertia and silhouette (empty when k was given).
+        backend: ``sklearn`` or ``opensearch``.
+    """
+
+    assignments: pd.Series
+    distances: pd.Series
+    k: int
+    selection: pd.DataFrame
+    backend: str = "sklearn"
+
+
+def choose_k(vectors: pd.DataFrame, max_k: int = 10, seed: int = 42,
+             sample: int = 2000) -> pd.DataFrame:
+    """Inertia and silhouette for k = 2..max_k (silhouette on at most ``sample`` users)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    x = _normalise(vectors)
+    rows = []
+    for k in range(2, min(max_k, len(x) - 1) + 1):
+        km = KMeans(n_clusters=k, n_init=5, random_state=seed).fit(x)
+        score = silhouette_score(x, km.labels_, metric="cosine",
+                                 sample_size=min(sample, len(x)), random_state=seed)
+        rows.append({"k": k, "inertia": float(km.inertia_), "silhouette": float(score)})
+    return pd.DataFrame(rows)
+
+
+def selection_figure(selection: pd.DataFrame, chosen: int) -> Figure:
+    """Elbow (inertia) and silhouette against k, the chosen k marked."""
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.plot(selection["k"], selection["inertia"], marker="o")
+    left.set(title="Elbow: inertia by k", xlabel="k", ylabel="inertia")
+    right.plot(selection["k"], selection["silhouette"], marker="o", color="#55A868")
+    right.set(title="Silhouette (cosine) by k", xlabel="k", ylabel="silhouette")
+    for ax in (left, right):
+        ax.axvline(chosen, color="#C44E52", linestyle="--", linewidth=1)
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def cluster_users(vectors: pd.DataFrame, k: int | None = None, max_k: int = 10,
+                  seed: int = 42, backend: str = "sklearn", client: Any = None) -> Clustering:
+    """Cluster users (rows of ``vectors``, indexed by user id).
+
+    Args:
+        vectors: user embeddings.
+        k: number of clusters; ``None`` picks the best silhouette in 2..max_k.
+        backend: ``sklearn`` (embedded) or ``opensearch`` (ML Commons; needs ``client``).
+    """
+    selection = pd.DataFrame(columns=["k", "inertia", "silhouette"])
+    if k is None:
+        selection = choose_k(vectors, max_k, seed)
+        k = int(selection.loc[selection["silhouette"].idxmax(), "k"])
+    if k < 2 or k >= len(vectors):
+        raise ValueError(f"k must be between 2 and {len(vectors) - 1}, got {k}")
+    x = _normalise(vectors)
+    if backend == "opensearch":
+        labels = opensearch_kmeans(client, vectors, k)
+    else:
+        from sklearn.cluster import KMeans
+
+        labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
+    labels = _relabel_by_size(np.asarray(labels))
+    centres = np.stack([x[labels == c].mean(axis=0) for c in range(k)])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    distances = 1.0 - np.einsum("ij,ij->i", x, centres[labels])
+    index = vectors.index
+    return Clustering(pd.Series(labels, index=index, name="cluster"),
+                      pd.Series(distances, index=index, name="distance"), k, selection, backend)
+
+
+def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
+    """Cluster 0 is the largest, and so on (stable, readable ids)."""
+    sizes = pd.Series(labels).value_counts()
+    order = sorted(sizes.index, key=lambda c: (-sizes[c], c))
+    mapping = {old: new for new, old in enumerate(order)}
+    return np.array([mapping[c] for c in labels])
+
+
+def kmeans_request(vectors: pd.DataFrame, k: int, iterations: int = 25) -> dict[str, Any]:
+    """The ML Commons train-and-predict body, the vectors sent as DOUBLE columns."""
+    columns = [{"name": f"e{i}", "column_type": "DOUBLE"} for i in range(vectors.shape[1])]
+    rows = [{"values": [{"column_type": "DOUBLE", "value": float(v)} for v in row]}
+            for row in _normalise(vectors)]
+    return {"parameters": {"centroids": int(k), "iterations": int(iterations),
+                           "distance_type": "COSINE"},
+            "input_data": {"column_metas": columns, "rows": rows}}
+
+
+def opensearch_kmeans(client: Any, vectors: pd.DataFrame, k: int,
+                      iterations: int = 25) -> np.ndarray:
+    """Cluster ids from OpenSearch ML Commons k-means (rows come back in input order)."""
+    if client is None:
+        raise ValueError("the opensearch backend needs an OpenSearch client")
+    response = client.transport.perform_request("POST", KMEANS_PATH,
+                                                body=kmeans_request(vectors, k, iterations))
+    rows = response["prediction_result"]["rows"]
+    if len(rows) != len(vectors):
+        raise ValueError(f"ML Commons returned {len(rows)} assignments for {len(vectors)} users")
+    return np.array([int(r["values"][0]["value"]) for r in rows])
+
+
+def projection_figure(vectors: pd.DataFrame, clustering: Clustering) -> Figure:
+    """Users on the first two principal components, coloured by cluster."""
+    from sklearn.decomposition import PCA
+
+    xy = PCA(n_components=2, random_state=0).fit_transform(_normalise(vectors))
+    fig = Figure(figsize=(6, 5), layout="constrained")
+    ax = fig.add_subplot()
+    labels = clustering.assignments.reindex(vectors.index).to_numpy()
+    for c in range(clustering.k):
+        mask = labels == c
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=8, alpha=0.7, label=f"cluster {c}")
+    ax.set(title="Users, 2-D projection (PCA), coloured by cluster", xlabel="PC1", ylabel="PC2")
+    ax.legend(markerscale=2, fontsize=8)
+    return fig
+
+
+def profiles(data: Dataset, clustering: Clustering, top: int = 3,
+             min_support: int = 5) -> pd.DataFrame:
+    """One row per cluster: size, demographics, favourite genres, top movies, description."""
+    people = data.users.merge(data.persons, on="id")
+    people["cluster"] = people["id"].map(clustering.assignments)
+    reference_year = int(data.scores["rated_at"].dt.year.max()) if len(data.scores) else 1998
+    people["age"] = reference_year - people["birth_year"]
+    scores = data.scores.assign(cluster=data.scores["user_id"].map(clustering.assignments))
+    liked = scores[scores["rating"] >= 4]
+    genres = data.movies.set_index("id")["genres"]
+    liked_genres = liked.assign(genre=liked["movie_id"].map(genres)).explode("genre")
+    overall_genre = liked_genres["genre"].value_counts(normalize=True)
+    titles = data.movies.set_index("id")["title"]
+    n_users_all = len(people)
+    overall_movie = liked.groupby("movie_id")["user_id"].nunique() / max(n_users_all, 1)
+    rows = []
+    for c in range(clustering.k):
+        members = people[people["cluster"] == c]
+        size = len(members)
+        mine = liked_genres[liked_genres["cluster"] == c]["genre"].value_counts(normalize=True)
+        genre_lift = (mine / overall_genre.reindex(mine.index)).dropna()
+        genre_lift = genre_lift[mine.reindex(genre_lift.index) >= 0.02]
+        fav_genres = genre_lift.sort_values(ascending=False).head(top)
+        in_cluster = liked[liked["cluster"] == c].groupby("movie_id")["user_id"].nunique()
+        supported = in_cluster[in_cluster >= min(min_support, max(size // 4, 1))]
+        movie_lift = (supported / max(size, 1)) / overall_movie.reindex(supported.index)
+        score = movie_lift * np.log1p(supported)
+        top_movies = score.sort_values(ascending=False).head(top)
+        occupations = members["occupation"].value_counts(normalize=True).head(top)
+        female = float((members["gender"] == "F").mean()) if size else 0.0
+        cluster_scores = scores[scores["cluster"] == c]
+        profile = {
+            "cluster": c, "size": size, "median_age": float(members["age"].median()),
+            "female_share": round(female, 3),
+            "top_occupations": {k: round(float(v), 3) for k, v in occupations.items()},
+            "favourite_genres": {k: round(float(v), 2) for k, v in fav_genres.items()},
+            "top_movies": [{"movie_id": int(m), "title": str(titles.get(m, m)),
+                            "lift": round(float(movie_lift[m]), 2)} for m in top_movies.index],
+            "mean_rating": round(float(cluster_scores["rating"].mean()), 3)
+            if len(cluster_scores) else None,
+            "ratings_per_user": round(len(cluster_scores) / size, 1) if size else 0.0,
+        }
+        profile["description"] = describe(profile)
+        rows.append(profile)
+    return pd.DataFrame(rows)
+
+
+def describe(profile: dict[str, Any]) -> str:
+    """A one-line description generated from a profile's numbers."""
+    gender = ("mostly women" if profile["female_share"] >= 0.6 else
+              "mostly men" if profile["female_share"] <= 0.4 else "mixed gender")
+    occupation = next(iter(profile["top_occupations"]), "various")
+    genres = list(profile["favourite_genres"].items())
+    taste = (" and ".join(f"{g} (x{lift:.1f})" for g, lift in genres[:2])
+             if genres else "no genre in particular")
+    movie = profile["top_movies"][0]["title"] if profile["top_movies"] else None
+    line = (f"{profile['size']} users, {gender}, median age {profile['median_age']:.0f}, "
+            f"often {occupation}; they favour {taste}")
+    return line + (f"; a signature pick: {movie}." if movie else ".")
+
+
+def store(engine: Engine, clustering: Clustering, table: pd.DataFrame,
+          model_version: str) -> None:
+    """Replace cluster profiles and assignments in one transaction."""
+    with engine.begin() as conn:
+        conn.execute(delete(UserCluster))
+        conn.execute(delete(Cluster))
+        conn.execute(insert(Cluster), [
+            {"id": int(row["cluster"]), "size": int(row["size"]),
+             "description": str(row["description"])[:500],
+             "profile": json.dumps({k: v for k, v in row.items()}, default=str),
+             "model_version": model_version} for row in table.to_dict(orient="records")])
+        conn.execute(insert(UserCluster), [
+            {"user_id": int(u), "cluster_id": int(c),
+             "distance": float(clustering.distances[u])}
+            for u, c in clustering.assignments.items()])

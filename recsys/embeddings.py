@@ -1,0 +1,179 @@
+"""Embeddings stage: movie and user vectors into the vector store, and similar movies.
+
+Two kinds of vectors, each for movies and users:
+
+- **content** vectors exist before any training: a movie's genre flags and scaled release
+  year; a user's mean content vector over the movies they rated 4 or 5 (all their movies if
+  none), so users and movies share one space;
+- **learned** vectors come from the trained :class:`~recsys.model.Recommender` (its movie and
+  user embeddings, side features included).
+
+Indexes are rebuilt from scratch on every run (create-or-replace), so re-indexing is
+idempotent. :func:`neighbour_quality` measures whether neighbours make sense (do the same
+people rate them? do they share genres?) against a random baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.datasets import Dataset
+from recsys.features import FeatureEncoder
+from recsys.vectors.base import IndexNotFound, VectorStore
+
+INDEXES = {("movies", "content"): "movies_content", ("movies", "learned"): "movies_learned",
+           ("users", "content"): "users_content", ("users", "learned"): "users_learned"}
+KINDS = ("learned", "content")
+
+
+class MovieNotIndexed(LookupError):
+    """The movie is not in the vector index (unknown id, or indexing not run)."""
+
+
+def index_name(entity: str, kind: str) -> str:
+    """Index name for ``entity`` (movies/users) and ``kind`` (content/learned)."""
+    if (entity, kind) not in INDEXES:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return INDEXES[(entity, kind)]
+
+
+def movie_content_vectors(data: Dataset) -> pd.DataFrame:
+    """Genre flags + scaled release year (+ an unknown-year flag), one row per movie id."""
+    encoder = FeatureEncoder.fit(data)
+    ids, matrix = encoder.encode_movies(data)
+    matrix = matrix.copy()
+    matrix[:, -2] *= 0.5  # the year matters, but less than a shared genre
+    return pd.DataFrame(matrix, index=pd.Index(ids, name="movie_id"))
+
+
+def user_content_vectors(data: Dataset, movies: pd.DataFrame) -> pd.DataFrame:
+    """Mean content vector of the movies each user liked (rated >= 4), else of all they rated;
+    users with no ratings get the catalogue mean."""
+    scores = data.scores
+    liked = scores[scores["rating"] >= 4]
+    fallback_users = set(scores["user_id"]) - set(liked["user_id"])
+    chosen = pd.concat([liked, scores[scores["user_id"].isin(fallback_users)]])
+    joined = movies.reindex(chosen["movie_id"].to_numpy())
+    joined.index = pd.Index(chosen["user_id"].to_numpy(), name="user_id")
+    means = joined.groupby(level=0).mean()
+    users = np.sort(data.users["id"].to_numpy())
+    out = means.reindex(users)
+    out = out.fillna(pd.Series(movies.mean(axis=0).to_numpy(), index=movies.columns))
+    out.index.name = "user_id"
+    return out
+
+
+def movie_metadata(data: Dataset) -> dict[int, dict[str, Any]]:
+    """Title, year, genres and IMDb URL by movie id (stored beside each vector)."""
+    out = {}
+    for row in data.movies.itertuples(index=False):
+        year = None if pd.isna(row.release_date) else int(row.release_date.year)
+        out[int(row.id)] = {"title": row.title, "year": year, "genres": list(row.genres),
+                            "imdb_url": row.imdb_url}
+    return out
+
+
+def user_metadata(data: Dataset) -> dict[int, dict[str, Any]]:
+    """Occupation, gender, birth year and number of ratings by user id."""
+    people = data.users.merge(data.persons, on="id", how="left")
+    counts = data.scores.groupby("user_id").size()
+    return {int(r.id): {"occupation": r.occupation, "gender": r.gender,
+                        "birth_year": int(r.birth_year), "ratings": int(counts.get(r.id, 0))}
+            for r in people.itertuples(index=False)}
+
+
+def write_index(store: VectorStore, name: str, vectors: pd.DataFrame,
+                metadata: dict[int, dict[str, Any]]) -> int:
+    """Create-or-replace index ``name`` with one record per row of ``vectors``."""
+    store.create_index(name, vectors.shape[1], "cosine")
+    ids = vectors.index.to_numpy()
+    return store.upsert(name, ids, vectors.to_numpy(np.float32),
+                        [metadata.get(int(i), {}) for i in ids])
+
+
+def index_all(data: Dataset, store: VectorStore, model: Any = None) -> dict[str, int]:
+    """Write the content indexes, and the learned ones when a trained model is given.
+
+    Returns:
+        Records written per index.
+    """
+    movies_meta, users_meta = movie_metadata(data), user_metadata(data)
+    content = movie_content_vectors(data)
+    counts = {
+        INDEXES[("movies", "content")]: write_index(store, INDEXES[("movies", "content")],
+                                                    content, movies_meta),
+        INDEXES[("users", "content")]: write_index(store, INDEXES[("users", "content")],
+                                                   user_content_vectors(data, content),
+                                                   users_meta),
+    }
+    if model is not None:
+        counts[INDEXES[("movies", "learned")]] = write_index(
+            store, INDEXES[("movies", "learned")], model.movie_embeddings(), movies_meta)
+        counts[INDEXES[("users", "learned")]] = write_index(
+            store, INDEXES[("users", "learned")], model.user_embeddings(), users_meta)
+    return counts
+
+
+def similar_movies(store: VectorStore, movie_id: int, k: int = 10, kind: str = "learned",
+                   filter: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The ``k`` movies closest to ``movie_id`` (never itself), with cosine similarity.
+
+    Raises:
+        MovieNotIndexed: the movie is not in the index.
+        IndexNotFound: the index does not exist (run ``recsys index``).
+    """
+    name = index_name("movies", kind)
+    record = store.get(name, int(movie_id))
+    if record is None:
+        raise MovieNotIndexed(f"movie {movie_id} is not in the {name} index")
+    hits = store.knn(name, record.vector, k=k, exclude=[int(movie_id)], filter=filter)
+    return pd.DataFrame([{"rank": i + 1, "movie_id": h.id, "similarity": round(h.score, 4),
+                          "title": h.metadata.get("title"), "year": h.metadata.get("year"),
+                          "genres": h.metadata.get("genres", [])}
+                         for i, h in enumerate(hits)],
+                        columns=["rank", "movie_id", "similarity", "title", "year", "genres"])
+
+
+def neighbour_quality(data: Dataset, store: VectorStore, kinds: tuple[str, ...] = KINDS,
+                      k: int = 10, min_ratings: int = 20, seed: int = 42) -> pd.DataFrame:
+    """How sensible neighbours are, per kind of vector and for random neighbours.
+
+    For every movie with at least ``min_ratings`` ratings: the mean Jaccard overlap between its
+    raters and each neighbour's raters (co-rating overlap), and the share of neighbours that
+    share at least one genre with it (genre agreement).
+    """
+    raters = data.scores.groupby("movie_id")["user_id"].agg(frozenset)
+    genres = data.movies.set_index("id")["genres"].map(frozenset)
+    queries = raters[raters.map(len) >= min_ratings].index.to_numpy()
+    rng = np.random.default_rng(seed)
+    catalogue = data.movies["id"].to_numpy()
+
+    def scores_for(neighbours: dict[int, list[int]]) -> tuple[float, float]:
+        overlap, agree = [], []
+        for movie, others in neighbours.items():
+            mine = raters.get(movie, frozenset())
+            for other in others:
+                theirs = raters.get(other, frozenset())
+                union = len(mine | theirs)
+                overlap.append(len(mine & theirs) / union if union else 0.0)
+                agree.append(float(bool(genres.get(movie, frozenset())
+                                        & genres.get(other, frozenset()))))
+        return float(np.mean(overlap)), float(np.mean(agree))
+
+    rows = []
+    for kind in kinds:
+        try:
+            found = {int(m): similar_movies(store, int(m), k, kind)["movie_id"].tolist()
+                     for m in queries}
+        except IndexNotFound:
+            continue
+        overlap, agree = scores_for(found)
+        rows.append({"neighbours": kind, "co_rating_jaccard": overlap, "genre_agreement": agree})
+    random_neighbours = {int(m): rng.choice(catalogue[catalogue != m], k, replace=False).tolist()
+                         for m in queries}
+    overlap, agree = scores_for(random_neighbours)
+    rows.append({"neighbours": "random", "co_rating_jaccard": overlap, "genre_agreement": agree})
+    return pd.DataFrame(rows)
