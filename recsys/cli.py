@@ -247,6 +247,41 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- batch and API ------------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    from recsys import batch, db
+    from recsys.model import Recommender
+
+    settings = _settings(args)
+    if args.top_n < 1:
+        raise UserError(f"--top-n must be at least 1, got {args.top_n}")
+    start = time.perf_counter()
+    engine = db.make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            from sqlalchemy import select
+
+            from recsys.schema import Movie
+
+            movie_ids = conn.execute(select(Movie.id)).scalars().all()
+        model = Recommender.load(settings.model_dir, movie_ids=movie_ids)
+        result = batch.run(engine, model, top_n=args.top_n)
+    finally:
+        engine.dispose()
+    result["seconds_with_model_load"] = round(time.perf_counter() - start, 3)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from recsys.api import create_app
+    from recsys.api.server import run
+
+    app = create_app(_settings(args))
+    run(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
@@ -321,6 +356,17 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--k", type=int, help="number of clusters (default: best silhouette)")
     cluster.add_argument("--max-k", type=int, default=10)
     cluster.set_defaults(func=cmd_cluster)
+
+    predict = with_db(sub.add_parser("predict", help="store every user's top-N unseen movies "
+                                                     "(batch prediction)"))
+    predict.add_argument("--top-n", type=int, default=100)
+    predict.set_defaults(func=cmd_predict)
+
+    serve = with_db(sub.add_parser("serve", help="run the API on waitress"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--threads", type=int, default=8)
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -61,7 +61,10 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("timeout", 30)
+        # the pool hands each connection to one thread at a time (API worker threads)
+        connect_args.setdefault("check_same_thread", False)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -160,6 +163,17 @@ def _insert_sqlite(conn: Connection, table: str, frame: pd.DataFrame) -> None:
     conn.exec_driver_sql(f"INSERT INTO {table} ({columns}) VALUES ({marks})", rows)
 
 
+def bulk_insert(conn: Connection, table: str, frame: pd.DataFrame) -> None:
+    """Insert a frame whose columns are ``table``'s, by the fastest path of the dialect
+    (COPY on PostgreSQL, executemany on SQLite), inside the caller's transaction."""
+    if frame.empty:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_postgres(conn, table, frame)
+    else:
+        _insert_sqlite(conn, table, frame)
+
+
 def ingest(dataset: Dataset, engine: Engine) -> dict[str, int]:
     """Replace the source tables with ``dataset`` in one transaction.
 
@@ -195,10 +209,7 @@ def ingest(dataset: Dataset, engine: Engine) -> dict[str, int]:
             frame = frames[name]
             if frame.empty:
                 continue
-            if postgres:
-                _copy_postgres(conn, name, frame)
-            else:
-                _insert_sqlite(conn, name, frame)
+            bulk_insert(conn, name, frame)
         if postgres:
             for fk in foreign_keys:
                 conn.execute(AddConstraint(fk, isolate_from_table=False))

@@ -91,7 +91,7 @@ class ModelConfig:
 
 def _keras() -> Any:
     """Import Keras lazily (TensorFlow is slow to import and not needed by every command)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
 

@@ -1,0 +1,343 @@
+"""The recommendations API on SQLite and on a real PostgreSQL 15: every endpoint, every error
+case, a dependency that is down, released sessions, the OpenAPI document, Swagger UI in
+headless Chromium, and batch prediction."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, func, select
+
+from recsys import batch, clustering, datasets, db, embeddings
+from recsys.api import create_app
+from recsys.api.server import BackgroundServer
+from recsys.config import Settings
+from recsys.model import ModelConfig, Recommender
+from recsys.schema import Prediction
+from recsys.vectors.base import VectorStoreUnavailable
+from recsys.vectors.local import LocalVectorStore
+
+QUICK = ModelConfig(max_epochs=8, ensemble=1, seed=5)
+
+
+@pytest.fixture(scope="module")
+def data() -> datasets.Dataset:
+    base = datasets.synthetic(n_users=50, n_movies=70, ratings_per_user=15, seed=9)
+    # one user who has rated nothing: the cold-start case
+    persons = pd.concat([base.persons, base.persons.tail(1).assign(id=500)], ignore_index=True)
+    users = pd.concat([base.users, base.users.tail(1).assign(id=500)], ignore_index=True)
+    return datasets.Dataset(persons, users, base.workers, base.movies, base.scores)
+
+
+@pytest.fixture(scope="module")
+def model(data: datasets.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Recommender:
+    model = Recommender(QUICK).fit(data.scores, data)
+    model.save(tmp_path_factory.mktemp("model"))
+    return model
+
+
+@pytest.fixture
+def app(loaded: Engine, data: datasets.Dataset, model: Recommender,
+        tmp_path: Path) -> Flask:
+    db.ingest(data, loaded)
+    store = LocalVectorStore(tmp_path / "vectors")
+    embeddings.index_all(data, store, model)
+    batch.run(loaded, model, top_n=20)
+    result = clustering.cluster_users(model.user_embeddings(), k=3, seed=0)
+    clustering.store(loaded, result, clustering.profiles(data, result), model.version)
+    settings = Settings(data_dir=tmp_path, var_dir=tmp_path, database_url=str(loaded.url))
+    return create_app(settings, engine=loaded, store=store, model=model)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def _error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["code"] == status and body.get("message") or body.get("errors")
+    return body
+
+
+# -- endpoints ---------------------------------------------------------------------------------
+
+
+def test_health_reports_every_service(client: FlaskClient, model: Recommender) -> None:
+    body = client.get("/health").get_json()
+    assert body["status"] == "ok"
+    assert body["database"]["status"] == "up" and body["vector_store"]["status"] == "up"
+    assert body["model"]["version"] == model.version
+
+
+def test_movie_and_movie_search(client: FlaskClient, data: datasets.Dataset) -> None:
+    body = client.get("/movies/3").get_json()
+    expected = data.movies.set_index("id").loc[3]
+    assert body["title"] == expected["title"] and body["genres"] == expected["genres"]
+    assert body["ratings"] == int((data.scores["movie_id"] == 3).sum())
+    page = client.get("/movies?genre=Action&page=2&per_page=5").get_json()
+    with_action = data.movies[data.movies["genres"].map(lambda g: "Action" in g)]
+    assert page["total"] == len(with_action)
+    assert [m["id"] for m in page["movies"]] == with_action["id"].iloc[5:10].tolist()
+    titled = client.get("/movies?title=movie%201%20(").get_json()
+    assert [m["id"] for m in titled["movies"]] == [1]
+    tricky = client.get("/movies", query_string={"title": "'); DROP TABLE movies;--"})
+    assert tricky.status_code == 200 and tricky.get_json()["total"] == 0
+
+
+def test_scores_and_users(client: FlaskClient, data: datasets.Dataset) -> None:
+    body = client.get("/scores/2").get_json()
+    mine = data.scores[data.scores["user_id"] == 2]
+    assert body["count"] == len(mine)
+    assert {s["movie_id"] for s in body["scores"]} == set(mine["movie_id"])
+    assert all("rated_at" in s and "title" in s for s in body["scores"])
+    user = client.get("/users/2").get_json()
+    assert user["ratings"] == len(mine) and user["cluster"]["id"] in {0, 1, 2}
+    clusters = client.get("/clusters").get_json()["clusters"]
+    assert len(clusters) == 3 and sum(c["size"] for c in clusters) == len(data.users)
+
+
+def test_recommendations_from_stored_predictions_with_reasons(client: FlaskClient,
+                                                              loaded: Engine) -> None:
+    body = client.get("/recommendations?user_id=4&k=5").get_json()
+    assert body["source"] == "stored" and body["cold_start"] is False
+    recs = body["recommendations"]
+    with loaded.connect() as conn:
+        stored = conn.execute(select(Prediction.movie_id).where(Prediction.user_id == 4)
+                              .order_by(Prediction.rank).limit(5)).scalars().all()
+    assert [r["movie_id"] for r in recs] == stored
+    for r in recs:
+        assert 1 <= r["predicted_rating"] <= 5
+        assert r["reason"]["text"].startswith("because you rated")
+        assert r["reason"]["because_movie_id"] is not None
+
+
+def test_a_new_rating_is_stored_and_left_out_afterwards(client: FlaskClient) -> None:
+    first = client.get("/recommendations?user_id=4&k=5").get_json()["recommendations"][0]
+    posted = client.post("/scores", json={"user_id": 4, "movie_id": first["movie_id"],
+                                          "rating": 5})
+    assert posted.status_code == 201
+    assert posted.get_json()["rating"] == 5
+    again = client.get("/recommendations?user_id=4&k=5").get_json()["recommendations"]
+    assert first["movie_id"] not in [r["movie_id"] for r in again] and len(again) == 5
+    assert first["movie_id"] in [s["movie_id"] for s in
+                                 client.get("/scores/4").get_json()["scores"]]
+    duplicate = client.post("/scores", json={"user_id": 4, "movie_id": first["movie_id"],
+                                             "rating": 3})
+    assert "already rated" in _error(duplicate, 409)["message"]
+
+
+def test_live_scoring_and_cold_start(client: FlaskClient, loaded: Engine) -> None:
+    with loaded.begin() as conn:
+        conn.execute(Prediction.__table__.delete().where(Prediction.user_id == 6))
+    live = client.get("/recommendations?user_id=6&k=4").get_json()
+    assert live["source"] == "live" and len(live["recommendations"]) == 4
+    cold = client.get("/recommendations?user_id=500&k=4").get_json()
+    assert cold["cold_start"] is True and cold["source"] in {"cold_start", "stored"}
+    assert len(cold["recommendations"]) == 4
+
+
+def test_similar_movies(client: FlaskClient) -> None:
+    body = client.get("/similar_movies?movie_id=7&k=5").get_json()
+    assert len(body["similar"]) == 5 and 7 not in [m["movie_id"] for m in body["similar"]]
+    content = client.get("/similar_movies?movie_id=7&k=5&kind=content").get_json()
+    assert content["kind"] == "content"
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+BAD_QUERIES = [
+    ("/recommendations?user_id=1", "k"),
+    ("/recommendations?k=5", "user_id"),
+    ("/recommendations?user_id=1&k=abc", "k"),
+    ("/recommendations?user_id=1&k=0", "k"),
+    ("/recommendations?user_id=1&k=-3", "k"),
+    ("/recommendations?user_id=1&k=101", "k"),
+    ("/recommendations?user_id=1&k=2.5", "k"),
+    ("/recommendations?user_id=x&k=5", "user_id"),
+    ("/similar_movies?movie_id=1", "k"),
+    ("/similar_movies?movie_id=abc&k=3", "movie_id"),
+    ("/similar_movies?movie_id=1&k=1000", "k"),
+    ("/similar_movies?movie_id=1&k=3&kind=magic", "kind"),
+    ("/movies?page=0", "page"),
+    ("/movies?per_page=1000", "per_page"),
+    ("/movies?year_from=abc", "year_from"),
+]
+
+
+@pytest.mark.parametrize("url,parameter", BAD_QUERIES)
+def test_bad_parameters_are_400_naming_the_parameter(client: FlaskClient, url: str,
+                                                     parameter: str) -> None:
+    body = _error(client.get(url), 400)
+    assert parameter in body["errors"]["query"]
+    assert parameter in body["message"]
+
+
+@pytest.mark.parametrize("payload,field", [
+    ({"user_id": 1, "movie_id": 1}, "rating"),
+    ({"user_id": 1, "movie_id": 1, "rating": 6}, "rating"),
+    ({"user_id": 1, "movie_id": 1, "rating": 0}, "rating"),
+    ({"user_id": 1, "movie_id": 1, "rating": "5"}, "rating"),
+    ({"user_id": 1, "movie_id": 1, "rating": 4.5}, "rating"),
+    ({"user_id": "me", "movie_id": 1, "rating": 4}, "user_id"),
+    ({"user_id": 1, "movie_id": 1, "rating": 4, "rated_at": "yesterday"}, "rated_at"),
+])
+def test_bad_score_bodies_are_400(client: FlaskClient, payload: dict, field: str) -> None:
+    body = _error(client.post("/scores", json=payload), 400)
+    assert field in body["errors"]["json"]
+
+
+def test_malformed_json_is_400(client: FlaskClient) -> None:
+    response = client.post("/scores", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/movies/99999", "/scores/99999", "/users/99999",
+                                 "/recommendations?user_id=99999&k=5",
+                                 "/similar_movies?movie_id=99999&k=5"])
+def test_unknown_ids_are_404(client: FlaskClient, url: str) -> None:
+    assert "does not exist" in _error(client.get(url), 404)["message"]
+
+
+def test_unknown_ids_in_a_new_score_are_404(client: FlaskClient) -> None:
+    assert "user_id 99999" in _error(client.post(
+        "/scores", json={"user_id": 99999, "movie_id": 1, "rating": 3}), 404)["message"]
+    assert "movie_id 99999" in _error(client.post(
+        "/scores", json={"user_id": 1, "movie_id": 99999, "rating": 3}), 404)["message"]
+
+
+def test_vector_store_down_is_503(app: Flask, client: FlaskClient) -> None:
+    class DownStore:
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            raise VectorStoreUnavailable("OpenSearch unreachable: connection refused")
+
+        knn = get
+
+        def ping(self) -> bool:
+            return False
+
+        def exists(self, name: str) -> bool:
+            return False
+
+    app.extensions["recsys"].store = DownStore()
+    assert "vector store unavailable" in _error(
+        client.get("/similar_movies?movie_id=7&k=5"), 503)["message"]
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert health.get_json()["vector_store"]["status"] == "down"
+    assert client.get("/movies/1").status_code == 200  # the rest keeps working
+
+
+def test_database_down_is_503_not_500(data: datasets.Dataset, model: Recommender,
+                                      tmp_path: Path) -> None:
+    gone = tmp_path / "nowhere" / "db.sqlite"
+    engine = db.make_engine(f"sqlite:///{gone}")
+    shutil.rmtree(gone.parent)  # the folder vanishes: every connection fails
+    settings = Settings(data_dir=tmp_path, var_dir=tmp_path, database_url=str(engine.url))
+    app = create_app(settings, engine=engine, store=LocalVectorStore(tmp_path / "v"),
+                     model=model)
+    client = app.test_client()
+    assert client.get("/movies/1").status_code == 503
+    assert client.get("/recommendations?user_id=1&k=3").status_code == 503
+    health = client.get("/health")
+    assert health.status_code == 503 and health.get_json()["database"]["status"] == "down"
+
+
+def test_sessions_are_released(data: datasets.Dataset, model: Recommender, engine: Engine,
+                               tmp_path: Path) -> None:
+    db.ingest(data, engine)
+    tight = db.make_engine(str(engine.url.render_as_string(hide_password=False)),
+                           pool_size=2, max_overflow=0, pool_timeout=2)
+    store = LocalVectorStore(tmp_path / "v")
+    embeddings.index_all(data, store, model)
+    settings = Settings(data_dir=tmp_path, var_dir=tmp_path, database_url=str(tight.url))
+    client = create_app(settings, engine=tight, store=store, model=model).test_client()
+    urls = ["/movies/1", "/scores/1", "/recommendations?user_id=1&k=3", "/users/1",
+            "/movies/99999", "/recommendations?user_id=1&k=abc"]
+    for i in range(60):  # the original hung after 15 requests
+        assert client.get(urls[i % len(urls)]).status_code in (200, 400, 404)
+    assert tight.pool.checkedout() == 0
+    tight.dispose()
+
+
+# -- OpenAPI and Swagger UI --------------------------------------------------------------------
+
+
+def test_openapi_document_is_valid_and_complete(client: FlaskClient) -> None:
+    from openapi_spec_validator import validate
+
+    spec = client.get("/openapi.json").get_json()
+    validate(spec)
+    assert spec["openapi"].startswith("3.")
+    for path in ["/health", "/movies/{movie_id}", "/movies", "/scores/{user_id}", "/scores",
+                 "/users/{user_id}", "/clusters", "/recommendations", "/similar_movies"]:
+        assert path in spec["paths"], path
+    params = {p["name"]: p for p in spec["paths"]["/recommendations"]["get"]["parameters"]}
+    assert params["k"]["required"] and params["k"]["schema"]["maximum"] == 100
+    assert "400" in spec["paths"]["/recommendations"]["get"]["responses"]
+
+
+def test_swagger_ui_renders_in_headless_chromium(app: Flask, tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian package chromium is required (apt-get install chromium)"
+    with BackgroundServer(app) as server, tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
+             "--dump-dom", server.url + "/swagger"],
+            capture_output=True, text=True, timeout=120)
+    dom = done.stdout
+    assert "swagger-ui" in dom, done.stderr[-2000:]
+    for path in ["/recommendations", "/similar_movies", "/movies/{movie_id}", "/health"]:
+        assert f'data-path="{path}"' in dom, path
+    spec = app.test_client().get("/openapi.json").get_json()
+    operations = sum(1 for item in spec["paths"].values() for method in item
+                     if method in {"get", "post", "put", "patch", "delete"})
+    assert dom.count('class="opblock-summary-method"') == operations == 9
+
+
+# -- batch prediction --------------------------------------------------------------------------
+
+
+def test_batch_predictions_cover_every_user_without_seen_movies(
+        loaded: Engine, data: datasets.Dataset, model: Recommender) -> None:
+    from recsys.model import ModelError
+
+    with pytest.raises(ModelError, match="trained on 70 movies but the data has 60"):
+        batch.run(loaded, model, top_n=15)  # the fixture holds another dataset
+    db.ingest(data, loaded)
+    result = batch.run(loaded, model, top_n=15)
+    with loaded.connect() as conn:
+        rows = pd.DataFrame(conn.execute(select(Prediction.user_id, Prediction.movie_id,
+                                                Prediction.rank, Prediction.model_version)
+                                         ).all())
+    assert result["rows"] == len(rows) == 15 * len(data.users)
+    assert set(rows["user_id"]) == set(data.users["id"])
+    assert (rows.groupby("user_id")["rank"].apply(sorted).map(list)
+            == [list(range(1, 16))] * len(data.users)).all()
+    assert rows.merge(data.scores, on=["user_id", "movie_id"]).empty
+    assert set(rows["model_version"]) == {model.version}
+    again = batch.run(loaded, model, top_n=5)  # replaces, never appends
+    with loaded.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Prediction)).scalar_one() == \
+            again["rows"] == 5 * len(data.users)
+
+
+def test_batch_predictions_match_the_model(data: datasets.Dataset, model: Recommender) -> None:
+    rated = data.scores[["user_id", "movie_id"]]
+    frame = batch.predict_all(model, np.array([3]), rated, top_n=10)
+    direct = model.recommend(3, k=10)
+    assert frame["movie_id"].tolist() == direct["movie_id"].tolist()
+    np.testing.assert_allclose(frame["predicted_rating"], direct["predicted_rating"], atol=1e-4)
