@@ -74,6 +74,10 @@ def _error(response: Any, status: int) -> dict[str, Any]:
 # -- endpoints ---------------------------------------------------------------------------------
 
 
+def test_ping_touches_nothing(client: FlaskClient) -> None:
+    assert client.get("/ping").get_json() == {"status": "ok"}
+
+
 def test_health_reports_every_service(client: FlaskClient, model: Recommender) -> None:
     body = client.get("/health").get_json()
     assert body["status"] == "ok"
@@ -280,7 +284,7 @@ def test_openapi_document_is_valid_and_complete(client: FlaskClient) -> None:
     spec = client.get("/openapi.json").get_json()
     validate(spec)
     assert spec["openapi"].startswith("3.")
-    for path in ["/health", "/movies/{movie_id}", "/movies", "/scores/{user_id}", "/scores",
+    for path in ["/ping", "/health", "/movies/{movie_id}", "/movies", "/scores/{user_id}", "/scores",
                  "/users/{user_id}", "/clusters", "/recommendations", "/similar_movies"]:
         assert path in spec["paths"], path
     params = {p["name"]: p for p in spec["paths"]["/recommendations"]["get"]["parameters"]}
@@ -305,7 +309,7 @@ def test_swagger_ui_renders_in_headless_chromium(app: Flask, tmp_path: Path) -> 
     spec = app.test_client().get("/openapi.json").get_json()
     operations = sum(1 for item in spec["paths"].values() for method in item
                      if method in {"get", "post", "put", "patch", "delete"})
-    assert dom.count('class="opblock-summary-method"') == operations == 9
+    assert dom.count('class="opblock-summary-method"') == operations == 10
 
 
 # -- batch prediction --------------------------------------------------------------------------

@@ -58,6 +58,14 @@ def _movie_dict(movie: Movie, ratings: int, mean: float | None) -> dict[str, Any
             "ratings": ratings, "mean_rating": round(mean, 4) if mean is not None else None}
 
 
+@api.route("/ping")
+class PingView(MethodView):
+    @api.response(200, schemas.Ping)
+    def get(self) -> Any:
+        """Liveness: the process answers (touches no backing service; see /health)."""
+        return {"status": "ok"}
+
+
 @api.route("/health")
 class HealthView(MethodView):
     @api.response(200, schemas.Health)

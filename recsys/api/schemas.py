@@ -148,6 +148,10 @@ class UserOut(Schema):
     cluster = fields.Nested(ClusterRef, allow_none=True)
 
 
+class Ping(Schema):
+    status = fields.String()
+
+
 class Health(Schema):
     status = fields.String()
     database = fields.Dict()
