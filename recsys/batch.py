@@ -97,3 +97,14 @@ def run(engine: Engine, model: Any, top_n: int = 100) -> dict[str, Any]:
     rows = write(engine, predictions)
     return {"rows": rows, "users": int(len(users)), "top_n": top_n,
             "model_version": model.version, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def top_for_user(engine: Engine, user_id: int, k: int = 10) -> pd.DataFrame:
+    """A user's stored top-k with titles (what /recommendations serves from)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Prediction.rank, Prediction.movie_id, Movie.title,
+                   Prediction.predicted_rating, Prediction.score, Prediction.model_version)
+            .join(Movie, Movie.id == Prediction.movie_id)
+            .where(Prediction.user_id == int(user_id)).order_by(Prediction.rank).limit(k))
+        return pd.DataFrame(rows.all(), columns=list(rows.keys()))

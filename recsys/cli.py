@@ -282,6 +282,48 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- pipeline -----------------------------------------------------------------------------------
+def _parse_value(text: str) -> object:
+    """A -p value as papermill would take it: JSON when it parses (numbers, booleans), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from recsys import pipeline
+
+    settings = _settings(args)
+    parameters: dict[str, object] = {
+        "data_dir": str(settings.data_dir.resolve()),
+        "var_dir": str(settings.var_dir.resolve()),
+        "database_url": settings.database_url,
+        "vector_backend": settings.vector_backend,
+        "synthetic": bool(args.synthetic),
+    }
+    for key, value in args.parameter or []:
+        parameters[key] = _parse_value(value)
+    names = tuple(n.strip() for n in args.notebooks.split(",")) if args.notebooks else (
+        pipeline.NOTEBOOKS)
+    unknown = [n for n in names if n not in pipeline.NOTEBOOKS]
+    if unknown:
+        raise UserError(f"unknown notebook(s) {unknown}; choose from {list(pipeline.NOTEBOOKS)}")
+    start = time.perf_counter()
+    try:
+        result = pipeline.run(parameters, names, runs_dir=args.runs_dir,
+                              progress=not args.quiet)
+    except pipeline.PipelineError as exc:
+        print(f"recsys: pipeline failed: {exc}", file=sys.stderr)
+        print(f"summary: {exc.run_dir / 'summary.md'}", file=sys.stderr)
+        return 1
+    for step in result.steps:
+        print(f"  {step['notebook']:<22} {step['status']:<6} {step['seconds']:>7.1f} s")
+    print(f"Pipeline finished in {time.perf_counter() - start:.0f} s: executed notebooks and "
+          f"summary in {result.run_dir}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
@@ -367,6 +409,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--threads", type=int, default=8)
     serve.set_defaults(func=cmd_serve)
+
+    pipe = with_db(with_data(sub.add_parser(
+        "pipeline", help="run the notebooks in order with papermill (runs/<timestamp>/)")))
+    pipe.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                      help="notebook parameter override, e.g. -p epochs 5 (repeatable)")
+    pipe.add_argument("--synthetic", action="store_true",
+                      help="run on a small synthetic dataset instead of the course CSVs")
+    pipe.add_argument("--notebooks", help="comma-separated subset, in order")
+    pipe.add_argument("--runs-dir", default="runs")
+    pipe.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
+    pipe.set_defaults(func=cmd_pipeline)
     return parser
 
 

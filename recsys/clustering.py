@@ -40,7 +40,7 @@ class Clustering:
         assignments: user id -> cluster id (0..k-1).
         distances: user id -> cosine distance to the cluster centre.
         k: number of clusters.
-        selection: per candidate k, inertia and silhouette (empty when k was given).
+        selection: per candidate k, inertia and silhouette.
         backend: ``sklearn`` or ``opensearch``.
     """
 
@@ -87,12 +87,12 @@ def cluster_users(vectors: pd.DataFrame, k: int | None = None, max_k: int = 10,
 
     Args:
         vectors: user embeddings.
-        k: number of clusters; ``None`` picks the best silhouette in 2..max_k.
+        k: number of clusters; ``None`` picks the best silhouette in 2..max_k (the scores of
+            every k in 2..max_k are computed either way, for the plot).
         backend: ``sklearn`` (embedded) or ``opensearch`` (ML Commons; needs ``client``).
     """
-    selection = pd.DataFrame(columns=["k", "inertia", "silhouette"])
+    selection = choose_k(vectors, max_k, seed)  # shown in the elbow/silhouette plot
     if k is None:
-        selection = choose_k(vectors, max_k, seed)
         k = int(selection.loc[selection["silhouette"].idxmax(), "k"])
     if k < 2 or k >= len(vectors):
         raise ValueError(f"k must be between 2 and {len(vectors) - 1}, got {k}")

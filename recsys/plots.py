@@ -77,3 +77,51 @@ def grouped_bar(pivot: pd.DataFrame, title: str, xlabel: str, ylabel: str) -> Fi
     ax.set_ylabel(ylabel)
     ax.legend()
     return fig
+
+
+def metric_bars(summary: pd.DataFrame, metrics: Sequence[str]) -> Figure:
+    """One panel per metric, one bar per model (models without the metric are skipped)."""
+    fig = Figure(figsize=(4.2 * len(metrics), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics):
+        values = summary[metric].dropna()
+        colors = ["#C44E52" if name == "model" else "#4C72B0" for name in values.index]
+        ax.bar([str(i) for i in values.index], values.to_numpy(), color=colors)
+        ax.set_title(metric)
+        ax.tick_params(axis="x", labelrotation=45)
+        for x, v in enumerate(values.to_numpy()):
+            ax.annotate(f"{v:.3f}", (x, v), ha="center", va="bottom", fontsize=8)
+    return fig
+
+
+def training_curves(history: pd.DataFrame) -> Figure:
+    """Training and validation RMSE per epoch, one line pair per ensemble network."""
+    fig, ax = _figure()
+    groups = history.groupby("network") if "network" in history else [(0, history)]
+    for network, part in groups:
+        ax.plot(part["epoch"], part["rmse"], linestyle="--", label=f"train, net {network}")
+        if "val_rmse" in part:
+            ax.plot(part["epoch"], part["val_rmse"], marker="o", markersize=3,
+                    label=f"validation, net {network}")
+    ax.set(title="Training curves", xlabel="epoch", ylabel="RMSE")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def projection(vectors: pd.DataFrame, labels: pd.Series, title: str) -> Figure:
+    """Rows of ``vectors`` on their first two principal components, coloured by label."""
+    from sklearn.decomposition import PCA
+
+    array = vectors.to_numpy(dtype=float)
+    norms = (array ** 2).sum(axis=1, keepdims=True) ** 0.5
+    xy = PCA(n_components=2, random_state=0).fit_transform(array / (norms + 1e-12))
+    fig = Figure(figsize=(6.5, 5), layout="constrained")
+    ax = fig.add_subplot()
+    aligned = labels.reindex(vectors.index).fillna("other").astype(str)
+    for label in aligned.value_counts().index[:10]:
+        mask = (aligned == label).to_numpy()
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=7, alpha=0.7, label=label)
+    ax.set(title=title, xlabel="PC1", ylabel="PC2")
+    ax.legend(fontsize=7, markerscale=2)
+    return fig

@@ -41,9 +41,12 @@ def factories(config: ModelConfig, names: tuple[str, ...] = ("model", *BASELINES
     return {name: available[name] for name in names}
 
 
+QUICK_BASELINES = ("model", "global_mean", "biases", "popularity", "ease")
+
+
 def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = None,
-          holdout: float = 0.1, k: int = 10, progress: bool = True
-          ) -> tuple[Recommender, dict[str, Any]]:
+          holdout: float = 0.1, k: int = 10, progress: bool = True,
+          names: tuple[str, ...] = QUICK_BASELINES) -> tuple[Recommender, dict[str, Any]]:
     """Fit on all of ``data.scores`` and save; metrics come from a seeded holdout first.
 
     Args:
@@ -54,6 +57,7 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
             (0 skips it and saves only training figures).
         k: cut-off for ranking metrics.
         progress: print progress.
+        names: what the holdout compares (add ``reference`` for the original architecture).
 
     Returns:
         (the model trained on everything, the metrics saved with it).
@@ -65,7 +69,6 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         if progress:
             print(f"Holdout evaluation: {len(train_part)} training / {len(test_part)} held-out "
                   "ratings")
-        names = ("model", "global_mean", "biases", "popularity", "ease")
         comparison = ev.compare(factories(config, names), iter([(train_part, test_part)]), data,
                                 k=k, progress=progress)
         metrics["holdout"] = {"fraction": holdout, "seed": config.seed, "k": k,

@@ -1,0 +1,125 @@
+"""Benchmark: API throughput and latency under load, with wrk (Debian package) at 32
+concurrent connections for 20 s per endpoint, against one `recsys serve` process (waitress,
+8 threads) on the embedded default (SQLite + local vector index) with the real data.
+
+The endpoints: /recommendations (random user), /similar_movies (random movie), /movies/{id}
+(random movie) and /ping (trivial: touches no backing service), each for 20 s.
+
+Usage: RECSYS_DATA_DIR=../shared/datasets .venv/bin/python bench/api.py [--duration 20]
+       [--var-dir DIR]   (reuse a prepared var dir: ingested, trained, indexed, predicted)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ENDPOINTS = [
+    ("/ping (trivial)", "/ping", 1),
+    ("/recommendations", "/recommendations?user_id={id}&k=10", 943),
+    ("/similar_movies", "/similar_movies?movie_id={id}&k=10", 1682),
+    ("/movies/{id}", "/movies/{id}", 1682),
+]
+
+
+def recsys(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, "-m", "recsys.cli", *args], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def prepare(env: dict[str, str]) -> None:
+    for step in (["ingest"], ["train", "--quiet", "--holdout", "0"], ["index"], ["predict"],
+                 ["cluster", "--k", "4"]):
+        print("recsys " + " ".join(step), flush=True)
+        recsys(*step, env=env)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    def ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    out = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+           "p50": ms(re.search(r"50%\s+(\S+)", text).group(1)),
+           "p99": ms(re.search(r"99%\s+(\S+)", text).group(1)),
+           "requests": float(re.search(r"(\d+) requests in", text).group(1))}
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                              r"timeout (\d+)", text)
+    out["errors"] = float(non2xx.group(1)) if non2xx else 0.0
+    if socket_errors:
+        out["errors"] += sum(float(g) for g in socket_errors.groups())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--var-dir", help="a prepared RECSYS_VAR_DIR to reuse")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is required: apt-get install wrk")
+    tmp = tempfile.mkdtemp(prefix="recsys-bench-api-")
+    env = dict(os.environ, RECSYS_VAR_DIR=args.var_dir or tmp)
+    env.pop("RECSYS_DATABASE_URL", None)
+    if not args.var_dir:
+        prepare(env)
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port",
+                               str(port), "--threads", "8"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        results = []
+        for label, path, max_id in ENDPOINTS:
+            wrk_env = dict(os.environ, WRK_PATH=path, WRK_MAX_ID=str(max_id))
+            subprocess.run(["wrk", "-t2", f"-c{args.connections}", "-d3s", "-s",
+                            str(HERE / "random_ids.lua"), base], env=wrk_env,
+                           capture_output=True, check=True)  # warm-up
+            done = subprocess.run(["wrk", "-t2", f"-c{args.connections}",
+                                   f"-d{args.duration}s", "--latency", "-s",
+                                   str(HERE / "random_ids.lua"), base], env=wrk_env,
+                                  capture_output=True, text=True, check=True)
+            results.append((label, parse_wrk(done.stdout)))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if not args.var_dir:
+            shutil.rmtree(tmp, ignore_errors=True)
+    trivial = results[0][1]["rps"]
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores (wrk and the server share "
+          f"them); wrk -t2 -c{args.connections} -d{args.duration}s, random ids; server: "
+          "recsys serve (waitress, 8 threads), SQLite + local vector index\n")
+    print("| endpoint | requests | req/s | % of trivial | p50 (ms) | p99 (ms) | errors |")
+    print("|---|---|---|---|---|---|---|")
+    for label, r in results:
+        print(f"| {label} | {r['requests']:.0f} | {r['rps']:.0f} | {100 * r['rps'] / trivial:.0f}%"
+              f" | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
