@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# extra arguments for `recsys pipeline`, e.g. PIPELINE_ARGS="-p epochs 5"
+PIPELINE_ARGS ?=
 
-.PHONY: setup run test ingest bench clean-var
+.PHONY: setup run test bench lab clean-var
 
 ## setup: create .venv and install the package with every extra (idempotent)
 setup: $(STAMP)
@@ -14,18 +16,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[all]"
 	touch $(STAMP)
 
-## run: set up, fetch the CSVs if the data folder has none, and run the main job
+## run: set up, fetch the CSVs if the data folder has none, run the whole notebook pipeline
 run: setup
 	$(BIN)/recsys data fetch
-	$(BIN)/recsys ingest
+	$(BIN)/recsys pipeline $(PIPELINE_ARGS)
 
 ## test: set up and run the test suite
 test: setup
 	$(BIN)/python -m pytest
 
-## bench: run the benchmarks and print their results (see bench/RESULTS.md)
+## bench: the benchmarks (minutes; results go to bench/RESULTS.md by hand)
 bench: setup
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/model.py
+	$(BIN)/python bench/vectors.py
+	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/api.py
+
+## lab: JupyterLab on the notebooks
+lab: setup
+	$(BIN)/jupyter lab notebooks/
 
 clean-var:
-	rm -rf var
+	rm -rf var runs

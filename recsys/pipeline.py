@@ -20,6 +20,16 @@ NOTEBOOKS = ("01_ingestion", "02_entities", "03_embeddings", "04_training",
 DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
+def find_notebooks_dir() -> Path:
+    """``RECSYS_NOTEBOOKS_DIR``, else the source checkout's ``notebooks/``, else ``./notebooks``
+    (an installed package, as in the Docker image, whose working folder holds them)."""
+    if os.environ.get("RECSYS_NOTEBOOKS_DIR"):
+        return Path(os.environ["RECSYS_NOTEBOOKS_DIR"])
+    if DEFAULT_NOTEBOOKS_DIR.is_dir():
+        return DEFAULT_NOTEBOOKS_DIR
+    return Path.cwd() / "notebooks"
+
+
 class PipelineError(RuntimeError):
     """A notebook failed; the message names the notebook and the cell."""
 
@@ -90,7 +100,7 @@ def run(parameters: dict[str, Any] | None = None, notebooks: tuple[str, ...] = N
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    source = Path(notebooks_dir) if notebooks_dir else DEFAULT_NOTEBOOKS_DIR
+    source = Path(notebooks_dir) if notebooks_dir else find_notebooks_dir()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     run_dir = Path(runs_dir) / stamp
     suffix = 1
