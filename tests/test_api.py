@@ -48,7 +48,7 @@ def model(data: datasets.Dataset, tmp_path_factory: pytest.TempPathFactory) -> R
 
 @pytest.fixture
 def app(loaded: Engine, data: datasets.Dataset, model: Recommender,
-        tmp_path: Path) -> Flask:
+        tmp_path: Path) -> Iterator[Flask]:
     db.ingest(data, loaded)
     store = LocalVectorStore(tmp_path / "vectors")
     embeddings.index_all(data, store, model)
@@ -56,7 +56,9 @@ def app(loaded: Engine, data: datasets.Dataset, model: Recommender,
     result = clustering.cluster_users(model.user_embeddings(), k=3, seed=0)
     clustering.store(loaded, result, clustering.profiles(data, result), model.version)
     settings = Settings(data_dir=tmp_path, var_dir=tmp_path, database_url=str(loaded.url))
-    return create_app(settings, engine=loaded, store=store, model=model)
+    app = create_app(settings, engine=loaded, store=store, model=model)
+    yield app
+    app.extensions["recsys"].cache.stop()
 
 
 @pytest.fixture
@@ -142,14 +144,38 @@ def test_a_new_rating_is_stored_and_left_out_afterwards(client: FlaskClient) -> 
     assert "already rated" in _error(duplicate, 409)["message"]
 
 
-def test_live_scoring_and_cold_start(client: FlaskClient, loaded: Engine) -> None:
-    with loaded.begin() as conn:
+def test_live_scoring_and_cold_start(app: Flask, client: FlaskClient, loaded: Engine) -> None:
+    with loaded.begin() as conn:  # behind the API's back: seen at the next refresh
         conn.execute(Prediction.__table__.delete().where(Prediction.user_id == 6))
+    assert app.extensions["recsys"].cache.refresh()
     live = client.get("/recommendations?user_id=6&k=4").get_json()
     assert live["source"] == "live" and len(live["recommendations"]) == 4
     cold = client.get("/recommendations?user_id=500&k=4").get_json()
     assert cold["cold_start"] is True and cold["source"] in {"cold_start", "stored"}
     assert len(cold["recommendations"]) == 4
+
+
+def test_changes_made_elsewhere_are_seen_within_the_refresh_interval(
+        client: FlaskClient, loaded: Engine) -> None:
+    import time
+
+    from recsys.schema import Score
+
+    first = client.get("/recommendations?user_id=8&k=3").get_json()["recommendations"][0]
+    with loaded.begin() as conn:  # another process rates the movie
+        next_id = conn.execute(select(func.max(Score.id))).scalar_one() + 1
+        conn.execute(Score.__table__.insert().values(
+            id=next_id, user_id=8, movie_id=first["movie_id"], rating=2,
+            rated_at=pd.Timestamp("1998-05-01").to_pydatetime()))
+    deadline = time.monotonic() + 10  # refresh interval is 2 s
+    while time.monotonic() < deadline:
+        recs = client.get("/recommendations?user_id=8&k=3").get_json()["recommendations"]
+        if first["movie_id"] not in [r["movie_id"] for r in recs]:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("a rating made elsewhere was never seen by the API")
+    assert len(recs) == 3
 
 
 def test_similar_movies(client: FlaskClient) -> None:
@@ -252,6 +278,7 @@ def test_database_down_is_503_not_500(data: datasets.Dataset, model: Recommender
     app = create_app(settings, engine=engine, store=LocalVectorStore(tmp_path / "v"),
                      model=model)
     client = app.test_client()
+    app.extensions["recsys"].cache.stop()
     assert client.get("/movies/1").status_code == 503
     assert client.get("/recommendations?user_id=1&k=3").status_code == 503
     health = client.get("/health")
@@ -266,7 +293,10 @@ def test_sessions_are_released(data: datasets.Dataset, model: Recommender, engin
     store = LocalVectorStore(tmp_path / "v")
     embeddings.index_all(data, store, model)
     settings = Settings(data_dir=tmp_path, var_dir=tmp_path, database_url=str(tight.url))
-    client = create_app(settings, engine=tight, store=store, model=model).test_client()
+    app = create_app(settings, engine=tight, store=store, model=model)
+    app.extensions["recsys"].cache.stop()
+    app.extensions["recsys"].cache = None  # every endpoint on its database path
+    client = app.test_client()
     urls = ["/movies/1", "/scores/1", "/recommendations?user_id=1&k=3", "/users/1",
             "/movies/99999", "/recommendations?user_id=1&k=abc"]
     for i in range(60):  # the original hung after 15 requests

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import numpy as np
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest import abort
@@ -19,6 +19,7 @@ from webargs.flaskparser import FlaskParser
 
 from recsys import embeddings
 from recsys.api import schemas
+from recsys.api.serving import Snapshot, movie_infos, user_snapshot
 from recsys.api.services import Services
 from recsys.entities import DuplicateIdError, EntityError, Movies, Scores
 from recsys.schema import (
@@ -76,19 +77,47 @@ class HealthView(MethodView):
         return state, (200 if state["status"] == "ok" else 503)
 
 
+def _movie_payload(movie_id: int, info: Any) -> dict[str, Any]:
+    mean = info.rating_sum / info.ratings if info.ratings else None
+    return {"id": movie_id, "title": info.title, "release_date": info.release_date,
+            "year": info.year, "imdb_url": info.imdb_url, "genres": info.genres,
+            "ratings": info.ratings, "mean_rating": round(mean, 4) if mean is not None else None}
+
+
+def _json(schema: Any, payload: dict[str, Any], status: int = 200) -> Response:
+    """Serialise through the documented schema (same output as flask-smorest's)."""
+    return Response(json.dumps(schema.dump(payload)), status=status,
+                    mimetype="application/json")
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> Response:
+    """The cached response for ``key``, built (and kept) when missing."""
+    cache = services().cache
+    body = cache.responses.get(key) if cache is not None else None
+    if body is None:
+        response = build()
+        if cache is not None and response.status_code == 200:
+            cache.responses.put(key, response.get_data())
+        return response
+    return Response(body, mimetype="application/json")
+
+
 @api.route("/movies/<int:movie_id>")
 class MovieView(MethodView):
     @api.response(200, schemas.MovieOut)
     @api.alt_response(404, description="unknown movie")
     def get(self, movie_id: int) -> Any:
         """One movie, with its genres and rating count and mean."""
-        session = services().session()
-        movie = session.get(Movie, movie_id)
-        if movie is None:
+        svc = services()
+        snap = svc.cache.snapshot if svc.cache else None
+        if snap is not None and movie_id in snap.movies:
+            return _cached(("movie", movie_id),
+                           lambda: _json(schemas.MovieOut(),
+                                         _movie_payload(movie_id, snap.movies[movie_id])))
+        infos = movie_infos(svc.session(), [movie_id], with_stats=True)
+        if movie_id not in infos:
             abort(404, message=f"movie {movie_id} does not exist")
-        count, mean = session.execute(select(func.count(Score.id), func.avg(Score.rating))
-                                      .where(Score.movie_id == movie_id)).one()
-        return _movie_dict(movie, int(count), float(mean) if mean is not None else None)
+        return _movie_payload(movie_id, infos[movie_id])
 
 
 @api.route("/movies")
@@ -146,7 +175,8 @@ class NewScoreView(MethodView):
     @api.alt_response(409, description="the user already rated this movie")
     def post(self, body: dict[str, Any]) -> Any:
         """Store a new rating; later recommendations leave that movie out."""
-        session = services().session()
+        svc = services()
+        session = svc.session()
         if session.get(User, body["user_id"]) is None:
             abort(404, message=f"user_id {body['user_id']} does not exist")
         movie = session.get(Movie, body["movie_id"])
@@ -167,6 +197,8 @@ class NewScoreView(MethodView):
             session.rollback()
             abort(400, message=str(exc))
         stored = session.get(Score, score_id)
+        if svc.cache is not None:
+            svc.cache.note_score(stored.user_id, stored.movie_id, stored.rating)
         return {"id": stored.id, "user_id": stored.user_id, "movie_id": stored.movie_id,
                 "title": movie.title, "rating": stored.rating, "rated_at": stored.rated_at}
 
@@ -208,6 +240,52 @@ class ClustersView(MethodView):
                               "model_version": c.model_version} for c in rows]}
 
 
+def _recommendations(svc: Services, snap: Snapshot, user_id: int, k: int,
+                     movies: dict[int, Any] | None = None) -> dict[str, Any]:
+    """The /recommendations payload from a snapshot (whole database or one user)."""
+    rated = snap.rated.get(user_id, set())
+    stored = [p for p in snap.predictions.get(user_id, []) if p[0] not in rated][:k]
+    picks = [(m, rating, score) for m, rating, score, _ in stored]
+    version = stored[0][3] if stored else None
+    cold = not rated
+    source = "stored"
+    if len(picks) < k:
+        if svc.model is None:
+            if not picks:
+                abort(503, message="no stored predictions for this user and no trained model "
+                                   "to score live: run `recsys train` and `recsys predict`")
+        else:
+            live = svc.model.recommend(user_id, k=k, exclude=list(rated)
+                                       + [p[0] for p in picks])
+            picks += [(int(r.movie_id), float(r.predicted_rating), float(r.score))
+                      for r in live.itertuples()][: k - len(picks)]
+            version = version or svc.model.version
+            source = "cold_start" if cold else ("live" if not stored else "stored+live")
+    if movies is None:
+        movies = snap.movies
+    missing = [m for m, _, _ in picks if m not in movies]
+    if missing:
+        movies = {**movies, **movie_infos(svc.session(), missing)}
+    ids = [m for m, _, _ in picks]
+    if cold:
+        reasons = [{"text": "popular with many users and a good fit for your profile",
+                    "because_movie_id": None, "similarity": None} for _ in ids]
+    else:
+        titles = {m: movies[m].title for m, _ in snap.liked.get(user_id, []) if m in movies}
+        if len(titles) < len(snap.liked.get(user_id, [])):
+            liked_ids = [m for m, _ in snap.liked.get(user_id, [])]
+            titles = {m: i.title for m, i in movie_infos(svc.session(), liked_ids).items()}
+        reasons = svc.reasons(snap.liked.get(user_id, []), ids, titles)
+    return {"user_id": user_id, "k": k, "source": source, "cold_start": cold,
+            "model_version": version,
+            "recommendations": [
+                {"rank": i + 1, "movie_id": m, "title": movies[m].title, "year": movies[m].year,
+                 "genres": movies[m].genres, "predicted_rating": round(float(rating), 4),
+                 "score": round(float(score), 6) if np.isfinite(score) else 0.0,
+                 "reason": reason}
+                for i, ((m, rating, score), reason) in enumerate(zip(picks, reasons))]}
+
+
 @api.route("/recommendations")
 class RecommendationsView(MethodView):
     @api.arguments(schemas.RecommendationArgs, location="query")
@@ -216,56 +294,19 @@ class RecommendationsView(MethodView):
     @api.alt_response(503, description="no stored predictions and no model to score live")
     def get(self, args: dict[str, Any]) -> Any:
         """Top-k movies for a user: stored batch predictions, minus movies rated since; live
-        scoring when none are stored; a flagged cold-start list for users with no ratings."""
+        scoring when none are stored; a flagged cold-start list for users with no ratings.
+        Every movie carries a reason: the user's highly rated movie most similar to it."""
         svc = services()
-        session = svc.session()
         user_id, k = args["user_id"], args["k"]
-        if session.get(User, user_id) is None:
+        snap = svc.cache.snapshot if svc.cache else None
+        if snap is not None and user_id in snap.users:
+            return _cached(("recommendations", user_id, k),
+                           lambda: _json(schemas.Recommendations(),
+                                         _recommendations(svc, snap, user_id, k)))
+        one = user_snapshot(svc.session(), user_id)
+        if user_id not in one.users:
             abort(404, message=f"user {user_id} does not exist")
-        rated_now = session.execute(select(Score.movie_id).where(Score.user_id == user_id)
-                                    ).scalars().all()
-        rated_since = (select(Score.id).where(Score.user_id == Prediction.user_id,
-                                              Score.movie_id == Prediction.movie_id).exists())
-        stored = session.execute(
-            select(Prediction.movie_id, Prediction.predicted_rating, Prediction.score,
-                   Prediction.model_version)
-            .where(Prediction.user_id == user_id, ~rated_since)
-            .order_by(Prediction.rank).limit(k)).all()
-        picks: list[tuple[int, float, float]] = [(r.movie_id, r.predicted_rating, r.score)
-                                                 for r in stored]
-        version = stored[0].model_version if stored else None
-        cold = not rated_now
-        source = "stored"
-        if len(picks) < k:
-            if svc.model is None:
-                if not picks:
-                    abort(503, message="no stored predictions for this user and no trained "
-                                       "model to score live: run `recsys train` and "
-                                       "`recsys predict`")
-            else:
-                live = svc.model.recommend(user_id, k=k, exclude=list(rated_now)
-                                           + [p[0] for p in picks])
-                picks += [(int(r.movie_id), float(r.predicted_rating), float(r.score))
-                          for r in live.itertuples()][: k - len(picks)]
-                version = version or svc.model.version
-                source = "cold_start" if cold else ("live" if not stored else "stored+live")
-        movies = {m.id: m for m in session.execute(
-            select(Movie).where(Movie.id.in_([p[0] for p in picks]))).scalars()}
-        titles = {m: movies[m].title for m in movies}
-        reasons = (svc.reasons(session, user_id, [p[0] for p in picks], titles)
-                   if not cold else
-                   [{"text": "popular with many users and a good fit for your profile",
-                     "because_movie_id": None, "similarity": None} for _ in picks])
-        return {"user_id": user_id, "k": k, "source": source, "cold_start": cold,
-                "model_version": version,
-                "recommendations": [
-                    {"rank": i + 1, "movie_id": m, "title": movies[m].title,
-                     "year": movies[m].release_date.year if movies[m].release_date else None,
-                     "genres": [g.name for g in movies[m].genres],
-                     "predicted_rating": round(float(rating), 4),
-                     "score": round(float(score), 6) if np.isfinite(score) else 0.0,
-                     "reason": reason}
-                    for i, ((m, rating, score), reason) in enumerate(zip(picks, reasons))]}
+        return _recommendations(svc, one, user_id, k, movies={})
 
 
 @api.route("/similar_movies")
@@ -277,18 +318,28 @@ class SimilarMoviesView(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Movies closest to a movie in the vector store (never the movie itself)."""
         svc = services()
-        movie = svc.session().get(Movie, args["movie_id"])
-        if movie is None:
-            abort(404, message=f"movie {args['movie_id']} does not exist")
-        try:
-            table = embeddings.similar_movies(svc.store, args["movie_id"], args["k"],
-                                              args["kind"])
-        except (VectorStoreUnavailable, IndexNotFound) as exc:
-            abort(503, message=f"vector store unavailable: {exc}")
-        except embeddings.MovieNotIndexed as exc:
-            abort(503, message=f"{exc}: re-run `recsys index`")
-        return {"movie_id": movie.id, "title": movie.title, "kind": args["kind"],
-                "similar": table.to_dict(orient="records")}
+        movie_id, k, kind = args["movie_id"], args["k"], args["kind"]
+        snap = svc.cache.snapshot if svc.cache else None
+        if snap is not None and movie_id in snap.movies:
+            title = snap.movies[movie_id].title
+        else:
+            infos = movie_infos(svc.session(), [movie_id])
+            if movie_id not in infos:
+                abort(404, message=f"movie {movie_id} does not exist")
+            title = infos[movie_id].title
+
+        def build() -> Response:
+            try:
+                table = embeddings.similar_movies(svc.store, movie_id, k, kind)
+            except (VectorStoreUnavailable, IndexNotFound) as exc:
+                abort(503, message=f"vector store unavailable: {exc}")
+            except embeddings.MovieNotIndexed as exc:
+                abort(503, message=f"{exc}: re-run `recsys index`")
+            return _json(schemas.SimilarMovies(), {
+                "movie_id": movie_id, "title": title, "kind": kind,
+                "similar": table.to_dict(orient="records")})
+
+        return _cached(("similar", movie_id, k, kind), build)
 
 
 def register_error_handlers(app: Any) -> None:

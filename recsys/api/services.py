@@ -8,7 +8,9 @@ leaked one per request and hung after 15.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +21,10 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from recsys import db
+from recsys.api.serving import ServingCache
 from recsys.config import Settings
 from recsys.model import ModelError, Recommender
-from recsys.schema import Movie, Score
+from recsys.schema import Movie
 from recsys.vectors import open_store
 from recsys.vectors.base import VectorStore
 
@@ -35,6 +38,7 @@ class Services:
     store: VectorStore
     model: Recommender | None = None
     model_error: str | None = None
+    cache: ServingCache | None = None
 
     def __post_init__(self) -> None:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -55,6 +59,11 @@ class Services:
         services = cls(settings, engine, store or open_store(settings), model)
         if model is None:
             services.reload_model()
+        refresh = float(os.environ.get("RECSYS_API_REFRESH_SECONDS", "2") or 2)
+        version = getattr(services.store, "version", None)
+        if version is None:  # a remote store: similar-movie answers are kept 10 s at most
+            version = lambda: int(time.monotonic() // 10)  # noqa: E731
+        services.cache = ServingCache(engine, refresh, version).start()
         return services
 
     def reload_model(self) -> None:
@@ -121,25 +130,20 @@ class Services:
                 self._movie_rows = pd.Series(np.arange(len(frame)), index=frame.index)
         return self._movie_vectors, self._movie_rows
 
-    def reasons(self, session: Session, user_id: int, movie_ids: list[int],
+    def reasons(self, liked: list[tuple[int, int]], movie_ids: list[int],
                 titles: dict[int, str]) -> list[dict[str, Any]]:
-        """For each recommended movie, the user's highly rated movie most similar to it."""
-        liked = session.execute(
-            select(Score.movie_id, Score.rating, Movie.title)
-            .join(Movie, Movie.id == Score.movie_id)
-            .where(Score.user_id == user_id, Score.rating >= 4)
-            .order_by(Score.rating.desc(), Score.rated_at.desc()).limit(100)).all()
+        """For each recommended movie, the user's highly rated movie (from ``liked``: movie id
+        and rating, best first) most similar to it in the model's movie space."""
+        popular = {"text": "popular with many users", "because_movie_id": None,
+                   "similarity": None}
         vectors = self._vectors()
         if not liked or vectors is None:
-            return [{"text": "popular with many users", "because_movie_id": None,
-                     "similarity": None} for _ in movie_ids]
+            return [dict(popular) for _ in movie_ids]
         matrix, rows = vectors
-        liked_ids = [m for m, _, _ in liked if m in rows.index]
-        if not liked_ids:
-            return [{"text": "popular with many users", "because_movie_id": None,
-                     "similarity": None} for _ in movie_ids]
-        liked_matrix = matrix[rows[liked_ids].to_numpy()]
-        info = {m: (r, t) for m, r, t in liked}
+        liked = [(m, r) for m, r in liked[:100] if m in rows.index]
+        if not liked:
+            return [dict(popular) for _ in movie_ids]
+        liked_matrix = matrix[rows[[m for m, _ in liked]].to_numpy()]
         out = []
         for movie_id in movie_ids:
             if movie_id not in rows.index:
@@ -148,8 +152,8 @@ class Services:
                 continue
             sims = liked_matrix @ matrix[rows[movie_id]]
             best = int(np.argmax(sims))
-            because = liked_ids[best]
-            rating, title = info[because]
+            because, rating = liked[best]
+            title = titles.get(because, f"movie {because}")
             out.append({"text": f"because you rated {title} {rating}/5 "
                                 f"(similarity {sims[best]:.2f})",
                         "because_movie_id": int(because),

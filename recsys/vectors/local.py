@@ -70,6 +70,7 @@ class LocalVectorStore:
         self.exact_limit = exact_limit
         self.hnsw_m, self.ef_construction, self.ef_search = hnsw_m, ef_construction, ef_search
         self._indexes: dict[str, _Index] = {}
+        self._seen: dict[str, int] = {}
         self._lock = threading.RLock()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -123,6 +124,7 @@ class LocalVectorStore:
                 os.replace(folder, old)
             os.replace(tmp, folder)
             shutil.rmtree(old, ignore_errors=True)
+            self._seen[name] = (folder / "info.json").stat().st_mtime_ns
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -268,6 +270,21 @@ class LocalVectorStore:
             self._indexes.pop(name, None)
             if folder is not None and folder.exists():
                 shutil.rmtree(folder)
+
+    def version(self) -> tuple[tuple[str, int], ...]:
+        """Modification stamps of the persisted indexes; indexes rebuilt on disk by another
+        process (``recsys index``) are dropped from memory, so the next query reloads them."""
+        if self.root is None or not self.root.is_dir():
+            return ()
+        stamps = []
+        for info in sorted(self.root.glob("*/info.json")):
+            name, stamp = info.parent.name, info.stat().st_mtime_ns
+            stamps.append((name, stamp))
+            with self._lock:
+                if self._seen.get(name, stamp) != stamp:
+                    self._indexes.pop(name, None)
+                self._seen[name] = stamp
+        return tuple(stamps)
 
     def ping(self) -> bool:
         if self.root is None:
