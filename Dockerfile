@@ -20,4 +20,4 @@ USER recsys
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ping', timeout=2)"
-CMD ["recsys", "serve", "--host", "0.0.0.0", "--port", "8000", "--threads", "8"]
+CMD ["recsys", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -274,11 +274,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from recsys.api import create_app
-    from recsys.api.server import run
+    from recsys.api import server
 
-    app = create_app(_settings(args))
-    run(app, host=args.host, port=args.port, threads=args.threads)
+    settings = _settings(args)
+    if args.server == "gunicorn":
+        server.run_gunicorn(settings, host=args.host, port=args.port, workers=args.workers)
+    else:
+        from recsys.api import create_app
+
+        server.run(create_app(settings), host=args.host, port=args.port, threads=args.threads)
     return 0
 
 
@@ -407,7 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = with_db(sub.add_parser("serve", help="run the API on waitress"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--threads", type=int, default=8)
+    serve.add_argument("--server", choices=["gunicorn", "waitress"],
+                       default="waitress" if sys.platform == "win32" else "gunicorn",
+                       help="gunicorn: worker processes (default); waitress: threads")
+    serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    serve.add_argument("--threads", type=int, default=8, help="waitress threads")
     serve.set_defaults(func=cmd_serve)
 
     pipe = with_db(with_data(sub.add_parser(

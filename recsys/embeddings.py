@@ -117,9 +117,12 @@ def index_all(data: Dataset, store: VectorStore, model: Any = None) -> dict[str,
     return counts
 
 
-def similar_movies(store: VectorStore, movie_id: int, k: int = 10, kind: str = "learned",
-                   filter: dict[str, Any] | None = None) -> pd.DataFrame:
-    """The ``k`` movies closest to ``movie_id`` (never itself), with cosine similarity.
+SIMILAR_COLUMNS = ["rank", "movie_id", "similarity", "title", "year", "genres"]
+
+
+def similar_records(store: VectorStore, movie_id: int, k: int = 10, kind: str = "learned",
+                    filter: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The ``k`` movies closest to ``movie_id`` (never itself), as records (the API's path).
 
     Raises:
         MovieNotIndexed: the movie is not in the index.
@@ -130,11 +133,16 @@ def similar_movies(store: VectorStore, movie_id: int, k: int = 10, kind: str = "
     if record is None:
         raise MovieNotIndexed(f"movie {movie_id} is not in the {name} index")
     hits = store.knn(name, record.vector, k=k, exclude=[int(movie_id)], filter=filter)
-    return pd.DataFrame([{"rank": i + 1, "movie_id": h.id, "similarity": round(h.score, 4),
-                          "title": h.metadata.get("title"), "year": h.metadata.get("year"),
-                          "genres": h.metadata.get("genres", [])}
-                         for i, h in enumerate(hits)],
-                        columns=["rank", "movie_id", "similarity", "title", "year", "genres"])
+    return [{"rank": i + 1, "movie_id": h.id, "similarity": round(h.score, 4),
+             "title": h.metadata.get("title"), "year": h.metadata.get("year"),
+             "genres": h.metadata.get("genres", [])} for i, h in enumerate(hits)]
+
+
+def similar_movies(store: VectorStore, movie_id: int, k: int = 10, kind: str = "learned",
+                   filter: dict[str, Any] | None = None) -> pd.DataFrame:
+    """:func:`similar_records` as a DataFrame (notebooks, CLI)."""
+    return pd.DataFrame(similar_records(store, movie_id, k, kind, filter),
+                        columns=SIMILAR_COLUMNS)
 
 
 def neighbour_quality(data: Dataset, store: VectorStore, kinds: tuple[str, ...] = KINDS,

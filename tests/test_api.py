@@ -178,6 +178,21 @@ def test_changes_made_elsewhere_are_seen_within_the_refresh_interval(
     assert len(recs) == 3
 
 
+@pytest.mark.parametrize("url,schema", [
+    ("/recommendations?user_id=4&k=5", "Recommendations"),
+    ("/recommendations?user_id=500&k=5", "Recommendations"),
+    ("/similar_movies?movie_id=7&k=5", "SimilarMovies"),
+    ("/movies/3", "MovieOut"),
+])
+def test_fast_path_responses_match_the_documented_schema(client: FlaskClient, url: str,
+                                                          schema: str) -> None:
+    from recsys.api import schemas
+
+    body = client.get(url).get_json()
+    documented = getattr(schemas, schema)()
+    assert documented.dump(documented.load(body)) == body
+
+
 def test_similar_movies(client: FlaskClient) -> None:
     body = client.get("/similar_movies?movie_id=7&k=5").get_json()
     assert len(body["similar"]) == 5 and 7 not in [m["movie_id"] for m in body["similar"]]

@@ -1,5 +1,13 @@
-"""Serving the API: production WSGI server (waitress, several threads) in the foreground, or
-in a background thread that a notebook or a test can start and stop."""
+"""Serving the API.
+
+- :func:`run_gunicorn` (the default of ``recsys serve`` on Linux/macOS): gunicorn with
+  several worker processes; each worker builds its own app after the fork (its own database
+  pool and read model), so nothing is shared across processes. Measured on 2 cores, it keeps
+  p99 latency under 50 ms at 32 connections where one multi-threaded process does not
+  (bench/RESULTS.md).
+- :func:`run` : waitress, one process with several threads (works everywhere, Windows too).
+- :class:`BackgroundServer`: waitress in a daemon thread, for notebooks and tests.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,29 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -
           flush=True)
     serve(app, host=host, port=port, threads=threads, connection_limit=512,
           channel_timeout=30, ident="recsys")
+
+
+def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000,
+                 workers: int = 2, timeout: int = 60) -> None:
+    """Serve with gunicorn sync workers until interrupted (each worker calls create_app)."""
+    from gunicorn.app.base import BaseApplication
+
+    from recsys.api import create_app
+
+    class Application(BaseApplication):  # gunicorn's documented custom-application hook
+        def load_config(self) -> None:
+            options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
+                       "timeout": timeout, "backlog": 2048, "accesslog": None,
+                       "proc_name": "recsys-api"}
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    print(f"Serving the recsys API on http://{host}:{port} with {workers} gunicorn workers "
+          "(Swagger UI at /swagger)", flush=True)
+    Application().run()
 
 
 class BackgroundServer:

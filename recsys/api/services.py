@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from flask import g
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -118,7 +117,8 @@ class Services:
         return {"status": "ok" if ok else "degraded", **state}
 
     # -- explanations -------------------------------------------------------------------------
-    def _vectors(self) -> tuple[np.ndarray, pd.Series] | None:
+    def _vectors(self) -> tuple[np.ndarray, dict[int, int]] | None:
+        """Unit-length learned movie vectors and a movie id -> row map (built once)."""
         if self.model is None:
             return None
         with self._lock:
@@ -127,7 +127,7 @@ class Services:
                 array = frame.to_numpy(np.float64)
                 norms = np.linalg.norm(array, axis=1, keepdims=True)
                 self._movie_vectors = array / np.where(norms > 0, norms, 1.0)
-                self._movie_rows = pd.Series(np.arange(len(frame)), index=frame.index)
+                self._movie_rows = {int(m): i for i, m in enumerate(frame.index)}
         return self._movie_vectors, self._movie_rows
 
     def reasons(self, liked: list[tuple[int, int]], movie_ids: list[int],
@@ -140,17 +140,20 @@ class Services:
         if not liked or vectors is None:
             return [dict(popular) for _ in movie_ids]
         matrix, rows = vectors
-        liked = [(m, r) for m, r in liked[:100] if m in rows.index]
+        liked = [(m, r) for m, r in liked[:100] if m in rows]
         if not liked:
             return [dict(popular) for _ in movie_ids]
-        liked_matrix = matrix[rows[[m for m, _ in liked]].to_numpy()]
+        liked_matrix = matrix[[rows[m] for m, _ in liked]]
+        known = [m for m in movie_ids if m in rows]
+        similarity = matrix[[rows[m] for m in known]] @ liked_matrix.T if known else None
+        position = {m: i for i, m in enumerate(known)}
         out = []
         for movie_id in movie_ids:
-            if movie_id not in rows.index:
+            if movie_id not in position:
                 out.append({"text": "recommended by the model", "because_movie_id": None,
                             "similarity": None})
                 continue
-            sims = liked_matrix @ matrix[rows[movie_id]]
+            sims = similarity[position[movie_id]]
             best = int(np.argmax(sims))
             because, rating = liked[best]
             title = titles.get(because, f"movie {because}")
