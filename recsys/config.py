@@ -28,6 +28,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "RECSYS_OPENSEARCH_PASSWORD": ("", "OpenSearch password (never commit it)"),
     "RECSYS_OPENSEARCH_VERIFY_CERTS": ("true", "verify OpenSearch TLS certificates"),
     "RECSYS_SEED": ("42", "seed for every random choice (splits, initialisation, sampling)"),
+    "RECSYS_API_REFRESH_SECONDS": ("2", "how often the API's read model checks for changes"),
     "RECSYS_NOTEBOOKS_DIR": ("<repo>/notebooks", "where `recsys pipeline` finds the notebooks"),
     "RECSYS_PG_BIN": ("Debian layout", "(tests, benchmarks) folder with initdb and pg_ctl"),
 }

@@ -66,3 +66,12 @@ def test_dockerfile_installs_the_package_and_serves() -> None:
     assert "pip install \".[ml,api,notebooks]\"" in text
     assert "COPY notebooks" in text and "USER recsys" in text
     assert '"recsys", "serve"' in text
+
+
+def test_readme_documents_every_variable_and_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in VARIABLES:
+        assert f"`{name}`" in readme, name
+    first_block = readme.split("```")[1]
+    assert "make run" in first_block and "make test" in first_block
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
