@@ -107,6 +107,12 @@ def _ids(values: int | Iterable[int] | None) -> list[int] | None:
     return [int(v) for v in values]
 
 
+def _ranked(table: pd.DataFrame, key: str, value: str, title: str) -> Stat:
+    """Counts per category, largest first (ties by name), as a table and a horizontal bar."""
+    table = table.sort_values([value, key], ascending=[False, True], ignore_index=True)
+    return Stat(table, plots.bar(table, key, value, title, horizontal=True))
+
+
 def _birth_band(years: pd.Series, width: int) -> pd.Series:
     start = (years // width) * width
     return start.astype(str) + "-" + (start + width - 1).astype(str)
@@ -367,10 +373,7 @@ class Users(_Entity[User]):
         """Users per occupation, most common first."""
         table = _frame(self.session, select(User.occupation, func.count().label("users"))
                        .group_by(User.occupation))
-        table = table.sort_values(["users", "occupation"], ascending=[False, True],
-                                  ignore_index=True)
-        return Stat(table, plots.bar(table, "occupation", "users", "Users by occupation",
-                                     horizontal=True))
+        return _ranked(table, "occupation", "users", "Users by occupation")
 
 
 class Workers(_Entity[Worker]):
@@ -426,9 +429,7 @@ class Workers(_Entity[Worker]):
     def _by(self, column: Any, label: str) -> Stat:
         table = _frame(self.session, select(column.label(label), func.count().label("workers"))
                        .group_by(column))
-        table = table.sort_values(["workers", label], ascending=[False, True], ignore_index=True)
-        return Stat(table, plots.bar(table, label, "workers", f"Workers by {label}",
-                                     horizontal=True))
+        return _ranked(table, label, "workers", f"Workers by {label}")
 
     def by_position(self) -> Stat:
         """Workers per position."""
@@ -595,9 +596,7 @@ class Movies(_Entity[Movie]):
                                             func.count().label("movies"))
                        .join(movie_genres, movie_genres.c.genre_id == Genre.id)
                        .where(movie_genres.c.movie_id.in_(wanted)).group_by(Genre.name))
-        table = table.sort_values(["movies", "genre"], ascending=[False, True], ignore_index=True)
-        return Stat(table, plots.bar(table, "genre", "movies", "Movies per genre",
-                                     horizontal=True))
+        return _ranked(table, "genre", "movies", "Movies per genre")
 
 
 class Scores(_Entity[Score]):
