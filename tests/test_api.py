@@ -193,6 +193,17 @@ def test_fast_path_responses_match_the_documented_schema(client: FlaskClient, ur
     assert documented.dump(documented.load(body)) == body
 
 
+def test_a_newly_trained_model_is_picked_up(app: Flask, data: datasets.Dataset,
+                                            tmp_path: Path) -> None:
+    services = app.extensions["recsys"]
+    assert services.reload_model_if_new() is False  # no artifact under this var dir yet
+    newer = Recommender(QUICK).fit(data.scores, data)
+    newer.save(services.settings.model_dir)
+    assert services.reload_model_if_new() is True
+    assert services.model.version == newer.version
+    assert app.test_client().get("/health").get_json()["model"]["version"] == newer.version
+
+
 def test_similar_movies(client: FlaskClient) -> None:
     body = client.get("/similar_movies?movie_id=7&k=5").get_json()
     assert len(body["similar"]) == 5 and 7 not in [m["movie_id"] for m in body["similar"]]

@@ -62,8 +62,25 @@ class Services:
         version = getattr(services.store, "version", None)
         if version is None:  # a remote store: similar-movie answers are kept 10 s at most
             version = lambda: int(time.monotonic() // 10)  # noqa: E731
-        services.cache = ServingCache(engine, refresh, version).start()
+        services.cache = ServingCache(engine, refresh, version,
+                                      on_tick=services.reload_model_if_new).start()
         return services
+
+    def _latest_version(self) -> str | None:
+        latest = self.settings.model_dir / "LATEST"
+        try:
+            return latest.read_text().strip() or None
+        except OSError:
+            return None
+
+    def reload_model_if_new(self) -> bool:
+        """Load the model again when `recsys train` has saved a newer one; True if it did."""
+        latest = self._latest_version()
+        current = self.model.version if self.model is not None else None
+        if latest is None or latest == current:
+            return False
+        self.reload_model()
+        return self.model is not None and self.model.version == latest
 
     def reload_model(self) -> None:
         """(Re)load the latest model artifact."""

@@ -144,10 +144,12 @@ class ServingCache:
     """
 
     def __init__(self, engine: Engine, refresh_seconds: float = 2.0,
-                 store_version: Callable[[], Any] | None = None) -> None:
+                 store_version: Callable[[], Any] | None = None,
+                 on_tick: Callable[[], bool] | None = None) -> None:
         self.engine = engine
         self.refresh_seconds = refresh_seconds
         self.store_version = store_version or (lambda: None)
+        self.on_tick = on_tick or (lambda: False)
         self.responses = ResponseCache()
         self.snapshot: Snapshot | None = None
         self._store_seen: Any = None
@@ -179,6 +181,8 @@ class ServingCache:
     def refresh(self) -> bool:
         """Reload when the database or the vector indexes changed; True when reloaded."""
         try:
+            if self.on_tick():  # e.g. a newly trained model: cached answers are outdated
+                self.responses.drop()
             store_now = self.store_version()
             if store_now != self._store_seen:
                 self._store_seen = store_now
