@@ -12,7 +12,7 @@ import io
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, create_engine, event, func, select, text

@@ -4,7 +4,6 @@ headless Chromium, and batch prediction."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile

@@ -26,7 +26,6 @@ from recsys.schema import (
     Cluster,
     Movie,
     Person,
-    Prediction,
     Score,
     User,
     UserCluster,
