@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, select
 
 from recsys import db
+from recsys.evaluation import mask_seen, top_columns
 from recsys.schema import Movie, Prediction, Score, User
 
 COLUMNS = ["user_id", "movie_id", "predicted_rating", "rank", "score", "model_version"]
@@ -39,23 +40,15 @@ def predict_all(model: Any, user_ids: np.ndarray, rated: pd.DataFrame, top_n: in
     if top_n < 1:
         raise ValueError(f"top_n must be at least 1, got {top_n}")
     catalogue = model.movie_ids
-    column = pd.Series(np.arange(len(catalogue)), index=catalogue)
     frames = []
     for start in range(0, len(user_ids), batch):
         users = np.asarray(user_ids[start:start + batch])
         scores = model.score_items(users)
         ratings = np.clip(model._rating_matrix(model._users(users)), 1.0, 5.0)
         seen = model._ranker_X[model._users(users)][:, 1:] > 0
-        scores = np.where(seen, -np.inf, scores)
-        mine = rated[rated["user_id"].isin(users)]
-        row_of = pd.Series(np.arange(len(users)), index=users)
-        cols = column.reindex(mine["movie_id"]).to_numpy()
-        ok = ~np.isnan(cols)
-        scores[row_of[mine["user_id"]].to_numpy()[ok], cols[ok].astype(np.int64)] = -np.inf
-        n = min(top_n, scores.shape[1])
-        part = np.argpartition(-scores, n - 1, axis=1)[:, :n]
-        order = np.take_along_axis(part, np.argsort(-np.take_along_axis(scores, part, 1),
-                                                    axis=1, kind="stable"), 1)
+        scores = mask_seen(np.where(seen, -np.inf, scores), users, rated, catalogue)
+        order = top_columns(scores, top_n)
+        n = order.shape[1]
         top_scores = np.take_along_axis(scores, order, 1)
         top_ratings = np.take_along_axis(ratings, order, 1)
         keep = np.isfinite(top_scores)

@@ -307,11 +307,38 @@ def ease_weights(X: np.ndarray, l2: float) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` largest values of each row, best first (ties keep column
+    order). Works on one row (1-D) or many (2-D)."""
+    matrix = np.atleast_2d(scores)
+    kk = min(k, matrix.shape[1])
+    part = np.argpartition(-matrix, kk - 1, axis=1)[:, :kk]
+    order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(part, order, axis=1)
+    return top[0] if np.ndim(scores) == 1 else top
+
+
+def mask_seen(scores: np.ndarray, users: np.ndarray, seen: pd.DataFrame,
+              catalogue: np.ndarray) -> np.ndarray:
+    """Set to -inf, in place, the score of every (user, movie) pair of ``seen``.
+
+    Args:
+        scores: one row per user of ``users``, one column per movie of ``catalogue``.
+        seen: pairs with ``user_id`` and ``movie_id`` columns (other users/movies ignored).
+    """
+    position = pd.Series(np.arange(len(catalogue)), index=catalogue)
+    row_of = pd.Series(np.arange(len(users)), index=users)
+    mine = seen[seen[USER].isin(users)]
+    cols = position.reindex(mine[ITEM]).to_numpy()
+    ok = ~np.isnan(cols)
+    scores[row_of[mine[USER]].to_numpy()[ok], cols[ok].astype(np.int64)] = -np.inf
+    return scores
+
+
 def top_k(scorer: Scorer, train: pd.DataFrame, user_ids: np.ndarray, k: int,
           batch: int = 512) -> pd.DataFrame:
     """Top-``k`` movies per user among the movies the user has not rated in ``train``."""
     catalogue = scorer.movie_ids
-    position = pd.Series(np.arange(len(catalogue)), index=catalogue)
     seen = train[train[USER].isin(user_ids)]
     frames = []
     for start in range(0, len(user_ids), batch):
@@ -319,15 +346,10 @@ def top_k(scorer: Scorer, train: pd.DataFrame, user_ids: np.ndarray, k: int,
         scores = scorer.score_items(users)
         if scores is None:
             return pd.DataFrame(columns=[USER, ITEM, RANK])
-        scores = np.array(scores, dtype=np.float64, copy=True)
-        row_of = pd.Series(np.arange(len(users)), index=users)
-        mine = seen[seen[USER].isin(users)]
-        cols = position.reindex(mine[ITEM]).to_numpy()
-        ok = ~np.isnan(cols)
-        scores[row_of[mine[USER]].to_numpy()[ok], cols[ok].astype(np.int64)] = -np.inf
-        kk = min(k, scores.shape[1])
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        order = np.take_along_axis(part, np.argsort(-np.take_along_axis(scores, part, 1), 1), 1)
+        scores = mask_seen(np.array(scores, dtype=np.float64, copy=True), users, seen,
+                           catalogue)
+        order = top_columns(scores, k)
+        kk = order.shape[1]
         frames.append(pd.DataFrame({
             USER: np.repeat(users, kk), ITEM: catalogue[order.ravel()],
             RANK: np.tile(np.arange(1, kk + 1), len(users))}))
@@ -377,15 +399,25 @@ class Comparison:
 
 def compare(factories: dict[str, Callable[[], Scorer]],
             splits: Iterator[tuple[pd.DataFrame, pd.DataFrame]], data: Dataset,
-            k: int = 10, progress: bool = True) -> Comparison:
-    """Evaluate fresh scorers from each factory on each split."""
+            k: int = 10, progress: bool = True,
+            on_fit: Callable[[str, int, Scorer, pd.DataFrame, pd.DataFrame], None] | None = None
+            ) -> Comparison:
+    """Evaluate fresh scorers from each factory on each split.
+
+    Args:
+        on_fit: called with (name, fold, fitted scorer, train, test) after each evaluation,
+            e.g. to keep the model's predictions.
+    """
     rows = []
     for fold, (train, test) in enumerate(splits):
         for name, factory in factories.items():
-            metrics = evaluate(factory(), train, test, data, k)
+            scorer = factory()
+            metrics = evaluate(scorer, train, test, data, k)
             rows.append({"model": name, "fold": fold, **metrics})
             if progress:
                 print(f"fold {fold} {name:<12} rmse={metrics['rmse']:.4f} "
                       f"ndcg@{k}={metrics[f'ndcg@{k}']:.4f} ({metrics['fit_seconds']:.1f} s)",
                       flush=True)
+            if on_fit is not None:
+                on_fit(name, fold, scorer, train, test)
     return Comparison(pd.DataFrame(rows))

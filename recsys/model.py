@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.datasets import Dataset
-from recsys.evaluation import ease_weights
+from recsys.evaluation import ease_weights, top_columns
 from recsys.features import FeatureEncoder
 
 FORMAT_VERSION = 1
@@ -511,8 +511,7 @@ class Recommender:
         kk = min(k, int(np.isfinite(scores).sum()))
         if kk == 0:
             return pd.DataFrame(columns=["rank", "movie_id", "score", "predicted_rating"])
-        top = np.argpartition(-scores, kk - 1)[:kk]
-        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top_columns(scores, kk)
         movie_ids = self._movie_ids[top]
         return pd.DataFrame({"rank": np.arange(1, kk + 1), "movie_id": movie_ids,
                              "score": scores[top],

@@ -115,22 +115,23 @@ def evaluate(data: Dataset, config: ModelConfig | None = None, folds: int = 5,
     else:
         splits = list(ev.kfold(data.scores, folds, seed=config.seed))
     want_outputs = predictions_out is not None or recommendations_out is not None
-    rows, predictions, recommendations = [], [], []
-    for fold, (train_part, test_part) in enumerate(splits):
-        for name, factory in factories(config, names).items():
-            scorer = factory()
-            metrics = ev.evaluate(scorer, train_part, test_part, data, k)
-            rows.append({"model": name, "fold": fold, **metrics})
-            if progress:
-                print(f"fold {fold} {name:<12} rmse={metrics['rmse']:.4f} "
-                      f"ndcg@{k}={metrics[f'ndcg@{k}']:.4f} ({metrics['fit_seconds']:.1f} s)",
-                      flush=True)
-            if name == "model" and want_outputs:
-                predictions.append(test_part[["user_id", "movie_id", "rating"]].assign(
-                    predicted=scorer.predict(test_part["user_id"], test_part["movie_id"]),
-                    fold=fold))
-                users = np.sort(test_part["user_id"].unique())
-                recommendations.append(ev.top_k(scorer, train_part, users, k).assign(fold=fold))
+    if want_outputs and "model" not in names:
+        raise ValueError("--predictions-out and --recommendations-out write the model's "
+                         "output: include 'model' in --models")
+    predictions: list[pd.DataFrame] = []
+    recommendations: list[pd.DataFrame] = []
+
+    def keep_outputs(name: str, fold: int, scorer: ev.Scorer, train_part: pd.DataFrame,
+                     test_part: pd.DataFrame) -> None:
+        if name != "model" or not want_outputs:
+            return
+        predictions.append(test_part[["user_id", "movie_id", "rating"]].assign(
+            predicted=scorer.predict(test_part["user_id"], test_part["movie_id"]), fold=fold))
+        users = np.sort(test_part["user_id"].unique())
+        recommendations.append(ev.top_k(scorer, train_part, users, k).assign(fold=fold))
+
+    comparison = ev.compare(factories(config, names), iter(splits), data, k=k,
+                            progress=progress, on_fit=keep_outputs)
     explicit = train_scores is not None
     for frames, path, columns in (
             (predictions, predictions_out, ["user_id", "movie_id", "rating", "predicted"]),
@@ -140,4 +141,4 @@ def evaluate(data: Dataset, config: ModelConfig | None = None, folds: int = 5,
             out = out[columns if explicit else ["fold", *columns]]
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             out.to_csv(path, index=False, float_format="%.4f")
-    return ev.Comparison(pd.DataFrame(rows)).summary()
+    return comparison.summary()
