@@ -310,6 +310,24 @@ def test_database_down_is_503_not_500(data: datasets.Dataset, model: Recommender
     assert health.status_code == 503 and health.get_json()["database"]["status"] == "down"
 
 
+def test_no_trained_model_yet_is_503_with_a_clear_message(data: datasets.Dataset,
+                                                           engine: Engine,
+                                                           tmp_path: Path) -> None:
+    db.ingest(data, engine)  # data, but nothing trained, predicted or indexed yet
+    settings = Settings(data_dir=tmp_path, var_dir=tmp_path / "var",
+                        database_url=str(engine.url))
+    app = create_app(settings, engine=engine, store=LocalVectorStore(tmp_path / "v"))
+    app.extensions["recsys"].cache.stop()
+    client = app.test_client()
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert "recsys train" in health.get_json()["model"]["error"]
+    body = _error(client.get("/recommendations?user_id=1&k=3"), 503)
+    assert "recsys train" in body["message"]
+    assert _error(client.get("/similar_movies?movie_id=1&k=3"), 503)
+    assert client.get("/movies/1").status_code == 200
+
+
 def test_sessions_are_released(data: datasets.Dataset, model: Recommender, engine: Engine,
                                tmp_path: Path) -> None:
     db.ingest(data, engine)
