@@ -9,7 +9,8 @@ One trained :class:`Recommender` provides both
   per-example L2 regularisation and early stopping on a seeded validation slice;
 - ``recommend(user_id, k)``: the top-k unseen movies by a **ranking score**: a rating-weighted
   EASE item-item model (closed form, trained on who-watched-what, with each rating's weight
-  growing with the rating) blended with the network's predicted rating. Ranking all movies by
+  growing with the rating) blended with the network's predicted rating (both standardised
+  per user, weight ``rank_blend``). Ranking all movies by
   predicted rating alone ranks poorly (it ignores what people choose to watch); EASE alone
   ignores how much they liked it. Users with no ratings get a cold-start list (predicted
   rating from their side features, blended with popularity).
@@ -63,7 +64,8 @@ class ModelConfig:
         implicit: include the SVD++-style implicit term.
         ranker_l2: EASE regularisation.
         ranker_rating_weight: weight of a rating r in the EASE matrix is 1 + w * (r - 3).
-        rank_blend: weight of the standardised predicted rating in the ranking score.
+        rank_blend: weight of the user's standardised predicted ratings added to their
+            standardised EASE scores in the ranking score (0: EASE alone).
         ensemble: number of hybrid networks trained with consecutive seeds and averaged
             (the reference model always trains one).
         seed: seed for initialisation, shuffling and the validation slice.
@@ -80,7 +82,7 @@ class ModelConfig:
     implicit: bool = True
     ranker_l2: float = 500.0
     ranker_rating_weight: float = 0.3
-    rank_blend: float = 0.0
+    rank_blend: float = 0.3
     ensemble: int = 3
     seed: int = 42
 
@@ -468,7 +470,8 @@ class Recommender:
         history = self._ranker_X[u]
         scores = (history @ self._ranker_B)[:, 1:].astype(np.float64)
         if self.config.rank_blend:
-            scores = scores + self.config.rank_blend * _standardise(ratings)
+            # both parts standardised per user, so the weight means the same for everyone
+            scores = _standardise(scores) + self.config.rank_blend * _standardise(ratings)
         cold = ~history.any(axis=1)
         if cold.any():
             popularity = _standardise(self._popularity[None, 1:])
