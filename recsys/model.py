@@ -521,28 +521,26 @@ class Recommender:
                              "predicted_rating": self.predict(np.full(kk, user_id), movie_ids)})
 
     # -- embeddings ----------------------------------------------------------------------------
-    def _embedding_frame(self, ids: np.ndarray, vectors: np.ndarray, label: str) -> pd.DataFrame:
+    def _embeddings(self, entity: str) -> pd.DataFrame:
+        """Learned vectors of ``entity`` ("movie" or "user"), one row per database id (the
+        exported hybrid factors, or the reference network's embedding table)."""
+        self._require_fitted()
+        if self._factors is not None:
+            vectors = self._factors[f"{entity}_vectors"][1:]
+        else:
+            vectors = np.asarray(getattr(self.network, f"{entity}_embedding").embeddings)[1:]
+        ids = self._movie_ids if entity == "movie" else self._user_ids
         frame = pd.DataFrame(vectors, columns=[f"e{i}" for i in range(vectors.shape[1])])
-        frame.index = pd.Index(ids, name=label)
+        frame.index = pd.Index(ids, name=f"{entity}_id")
         return frame
 
     def movie_embeddings(self) -> pd.DataFrame:
         """One row per movie id: the learned movie vector (ID factors + side projection)."""
-        self._require_fitted()
-        if self._factors is not None:
-            vectors = self._factors["movie_vectors"][1:]
-        else:
-            vectors = np.asarray(self.network.movie_embedding.embeddings)[1:]
-        return self._embedding_frame(self._movie_ids, vectors, "movie_id")
+        return self._embeddings("movie")
 
     def user_embeddings(self) -> pd.DataFrame:
         """One row per user id: the learned user vector (ID + side + implicit parts)."""
-        self._require_fitted()
-        if self._factors is not None:
-            vectors = self._factors["user_vectors"][1:]
-        else:
-            vectors = np.asarray(self.network.user_embedding.embeddings)[1:]
-        return self._embedding_frame(self._user_ids, vectors, "user_id")
+        return self._embeddings("user")
 
     # -- persistence ---------------------------------------------------------------------------
     def _require_fitted(self) -> None:
