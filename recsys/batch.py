@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, select
 
 from recsys import db
+from recsys.errors import UsageError
 from recsys.evaluation import mask_seen, top_columns
 from recsys.schema import Movie, Prediction, Score, User
 
@@ -38,7 +39,7 @@ def predict_all(model: Any, user_ids: np.ndarray, rated: pd.DataFrame, top_n: in
         Columns of the predictions table.
     """
     if top_n < 1:
-        raise ValueError(f"top_n must be at least 1, got {top_n}")
+        raise UsageError(f"top_n must be at least 1, got {top_n}")
     catalogue = model.movie_ids
     frames = []
     for start in range(0, len(user_ids), batch):

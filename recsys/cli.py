@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from recsys.config import Settings, get_settings
+from recsys.errors import RecsysError
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed without a traceback."""
+class UserError(RecsysError):
+    """A problem with the command line the user can fix; printed without a traceback."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -82,20 +83,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from recsys import datasets, db
 
     settings = _settings(args)
-    start = time.perf_counter()
     result = datasets.load(settings.data_dir, report_dir=settings.reports_dir)
     _print_load(result, settings)
     engine = db.make_engine(settings.database_url)
     try:
-        counts = db.ingest(result.dataset, engine)
+        db.check_connection(engine)
+        report = db.ingest(result.dataset, engine, replace=args.replace, force=args.force)
         dangling = db.dangling_references(engine)
     finally:
         engine.dispose()
-    elapsed = time.perf_counter() - start
-    print(f"\nIngested into {engine.url.render_as_string(hide_password=True)} "
-          f"in {elapsed:.2f} s:")
-    for table, count in counts.items():
-        print(f"  {table:<13} {count:>7}")
+    print(f"\nIngested ({report.mode}) into {db.masked(engine.url)} in {report.seconds:.2f} s:")
+    print(report.table().rename(columns={"table": ""}).to_string(index=False))
     broken = {k: v for k, v in dangling.items() if v}
     print("Dangling references: " + (json.dumps(broken) if broken else "none"))
     return 0 if not broken else 1
@@ -333,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(
         prog="recsys", description="Movie recommendation system: data, model, vectors, API.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def with_data(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -357,9 +357,20 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--seed", type=int, default=0)
     syn.set_defaults(func=cmd_data_synthetic)
 
-    with_db(with_data(sub.add_parser(
-        "ingest", help="validate the CSVs and load them into the database (idempotent)"))
-    ).set_defaults(func=cmd_ingest)
+    ingest = with_db(with_data(sub.add_parser(
+        "ingest", help="validate the CSVs and merge them into the database (idempotent)",
+        description="Validate the CSVs and load them into the database in one transaction. "
+                    "By default rows are merged by key: CSV rows are inserted or updated and "
+                    "rows that exist only in the database (ratings posted through the API) "
+                    "are kept. Ingest refuses, changing nothing, when a required file yields "
+                    "no valid row or a table would lose more than half of its rows.")))
+    ingest.add_argument("--replace", action="store_true",
+                        help="make the tables exactly the CSVs (drops rows that exist only in "
+                             "the database, clears predictions and clusters)")
+    ingest.add_argument("--force", action="store_true",
+                        help="load even when a file yields no valid row or a table would "
+                             "lose more than half of its rows")
+    ingest.set_defaults(func=cmd_ingest)
 
     train = with_db(sub.add_parser("train", help="train the model on the ingested data"))
     train.add_argument("--model-dir", help="artifact root (default: <RECSYS_VAR_DIR>/model)")
@@ -431,20 +442,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``recsys`` console script."""
-    from recsys.datasets import DataError
-    from recsys.entities import EntityError
-    from recsys.model import ModelError
-    from recsys.vectors.base import VectorStoreError
+def _database_problem(exc: BaseException, args: argparse.Namespace) -> str | None:
+    """One line for a database that cannot be reached (driver errors are long)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
 
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return None
+    from recsys.db.engine import connection_problem, masked
+
+    url = getattr(args, "database_url", None) or get_settings().database_url
+    return f"cannot use the database at {masked(url)}: {connection_problem(exc)}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``recsys`` console script.
+
+    Problems the user can fix (:class:`~recsys.errors.RecsysError`, an unreachable database)
+    print one line and exit with status 2; anything else is a bug and shows its traceback.
+    ``--debug`` shows the traceback for everything.
+    """
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (UserError, DataError, EntityError, ModelError, VectorStoreError, ValueError,
-            LookupError) as exc:
+    except RecsysError as exc:
+        if args.debug:
+            raise
         print(f"recsys: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("recsys: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        problem = _database_problem(exc, args)
+        if problem is None or args.debug:
+            raise
+        print(f"recsys: error: {problem}", file=sys.stderr)
         return 2
 
 

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import Engine, delete, insert
 
 from recsys.datasets import Dataset
+from recsys.errors import UsageError, VectorStoreError
 from recsys.schema import Cluster, UserCluster
 
 KMEANS_PATH = "/_plugins/_ml/_train_predict/kmeans"
@@ -95,7 +96,7 @@ def cluster_users(vectors: pd.DataFrame, k: int | None = None, max_k: int = 10,
     if k is None:
         k = int(selection.loc[selection["silhouette"].idxmax(), "k"])
     if k < 2 or k >= len(vectors):
-        raise ValueError(f"k must be between 2 and {len(vectors) - 1}, got {k}")
+        raise UsageError(f"k must be between 2 and {len(vectors) - 1}, got {k}")
     x = _normalise(vectors)
     if backend == "opensearch":
         labels = opensearch_kmeans(client, vectors, k)
@@ -134,12 +135,12 @@ def opensearch_kmeans(client: Any, vectors: pd.DataFrame, k: int,
                       iterations: int = 25) -> np.ndarray:
     """Cluster ids from OpenSearch ML Commons k-means (rows come back in input order)."""
     if client is None:
-        raise ValueError("the opensearch backend needs an OpenSearch client")
+        raise UsageError("the opensearch backend needs an OpenSearch client")
     response = client.transport.perform_request("POST", KMEANS_PATH,
                                                 body=kmeans_request(vectors, k, iterations))
     rows = response["prediction_result"]["rows"]
     if len(rows) != len(vectors):
-        raise ValueError(f"ML Commons returned {len(rows)} assignments for {len(vectors)} users")
+        raise VectorStoreError(f"ML Commons returned {len(rows)} assignments for {len(vectors)} users")
     return np.array([int(r["values"][0]["value"]) for r in rows])
 
 

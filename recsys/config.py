@@ -13,6 +13,8 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from recsys.errors import ConfigError
+
 #: Every variable the project reads, with its default and meaning (the README table is built
 #: from this list, so documentation and code cannot drift apart).
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -105,14 +107,14 @@ def get_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
     database_url = _env("RECSYS_DATABASE_URL") or f"sqlite:///{var_dir / 'recsys.db'}"
     backend = (_env("RECSYS_VECTOR_BACKEND") or "local").lower()
     if backend not in {"local", "opensearch"}:
-        raise ValueError(
+        raise ConfigError(
             f"RECSYS_VECTOR_BACKEND must be 'local' or 'opensearch', got {backend!r}"
         )
     seed_text = _env("RECSYS_SEED") or "42"
     try:
         seed = int(seed_text)
     except ValueError:
-        raise ValueError(f"RECSYS_SEED must be an integer, got {seed_text!r}") from None
+        raise ConfigError(f"RECSYS_SEED must be an integer, got {seed_text!r}") from None
     return Settings(
         data_dir=data_dir,
         var_dir=var_dir,

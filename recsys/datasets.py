@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import shutil
 import socket
 import tempfile
@@ -27,6 +26,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+
+from recsys import rules
+from recsys.data import csvfile
+from recsys.errors import DataError, FetchError
+from recsys.rules import MIN_BIRTH_YEAR, WORKING_HOURS_RE, ZIP_RE
 
 #: The 19 MovieLens genres, in the column order of peliculas.csv.
 GENRES: tuple[str, ...] = (
@@ -60,9 +64,6 @@ COLUMNS: dict[str, dict[str, str]] = {
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
 RELEASE_DATE_FORMAT = "%d-%b-%Y"
-MIN_BIRTH_YEAR = 1900
-WORKING_HOURS_RE = re.compile(r"^\s*(\d{1,2})\s*-\s*(\d{1,2})\s*$")
-ZIP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$")
 
 REPORT_COLUMNS = ["table", "line", "id", "field", "value", "reason", "severity"]
 
@@ -70,14 +71,6 @@ REPORT_COLUMNS = ["table", "line", "id", "field", "value", "reason", "severity"]
 #: (ml-100k.zip.md5). GroupLens publishes no SHA-256, so the MD5 is what can be pinned.
 ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 ML100K_MD5 = "0e33842e24a9c977be4e0107933c0723"
-
-
-class DataError(Exception):
-    """A data file cannot be used at all (missing file, missing column, unreadable)."""
-
-
-class FetchError(DataError):
-    """The CSVs could not be obtained; the message says how to get them by hand."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,65 +314,87 @@ def convert_ml100k(archive: str | Path, data_dir: str | Path, seed: int = 42,
 # --------------------------------------------------------------------------------------------
 
 
-def _read_raw(data_dir: Path, table: str) -> pd.DataFrame:
-    """Read one CSV as strings, check its columns, add ``_line`` and ``_raw_id``."""
-    path = data_dir / FILES[table]
-    if not path.is_file():
-        raise DataError(f"{path} is missing: expected the five course CSVs in {data_dir} "
-                        "(run `recsys data fetch`, or set RECSYS_DATA_DIR)")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} cannot be parsed as CSV: {exc}") from exc
-    raw.columns = ["" if str(c).startswith("Unnamed: 0") else str(c) for c in raw.columns]
+def _read_table(path: Path, table: str, rej: "_Rejections", label: str | None = None,
+                optional_id: bool = False) -> pd.DataFrame:
+    """Read one CSV as strings, check its columns, add ``_line`` and ``_raw_id``; lines that
+    cannot be read at all (wrong field count, unclosed quote, bytes that are not UTF-8) go to
+    the report with their line number, and the readable rows are kept."""
+    label = label or table
+    block = csvfile.read_lines(path)
+    raw = block.rows
+    if optional_id and "" not in raw.columns:  # the unnamed score id column is optional
+        raw.insert(0, "", [str(i) for i in range(len(raw))])
     required = list(COLUMNS[table]) + (list(GENRES) if table == "movies" else [])
     absent = [c for c in required if c not in raw.columns]
     if absent:
         shown = ", ".join(repr(c) for c in absent)
-        raise DataError(f"{path} lacks required column(s) {shown}; it has {list(raw.columns)}")
+        found = [c for c in raw.columns if c != csvfile.LINE]
+        raise DataError(f"{path} lacks required column(s) {shown}; it has {found}")
     raw = raw.rename(columns=COLUMNS[table])
-    raw["_line"] = np.arange(len(raw)) + 2  # header is line 1
     raw["_raw_id"] = raw["id"]
+    for bad in block.bad:
+        rej.rows.append({"table": label, "line": bad.line, "id": "", "field": "(line)",
+                         "value": bad.text, "reason": bad.reason, "severity": "rejected"})
+    raw.attrs["unreadable"] = len(block.bad)
     return raw
 
 
-def _to_int(raw: pd.Series) -> pd.Series:
-    """Integers (nullable Int64); anything that is not a whole number becomes <NA>."""
-    numbers = pd.to_numeric(raw.str.strip(), errors="coerce")
-    whole = numbers.notna() & (numbers == np.floor(numbers.fillna(0)))
-    return numbers.where(whole).astype("Int64")
+def _read_raw(data_dir: Path, table: str, rej: "_Rejections") -> pd.DataFrame:
+    """One of the five course CSVs (see :func:`_read_table`)."""
+    path = data_dir / FILES[table]
+    if not path.is_file():
+        raise DataError(f"{path} is missing: expected the five course CSVs in {data_dir} "
+                        "(run `recsys data fetch`, or set RECSYS_DATA_DIR)")
+    return _read_table(path, table, rej)
+
+
+def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers written as digits (nullable Int64; anything else <NA>), and a mask of
+    numbers too long to be in any accepted range."""
+    text = raw.astype(str).str.strip()
+    whole = text.str.match(rules.INTEGER_RE.pattern)
+    huge = whole & (text.str.lstrip("+-").str.len() > 18)
+    values = pd.to_numeric(text.where(whole & ~huge), errors="coerce").astype("Int64")
+    return values, huge
 
 
 def _check_int(rej: _Rejections, table: str, df: pd.DataFrame, col: str,
-               lo: int | None = None, hi: int | None = None) -> pd.Series:
-    values = _to_int(df[col])
-    rej.add(table, df, values.isna(), col, f"{col} is not an integer")
-    if lo is not None or hi is not None:
-        lo_v = -np.inf if lo is None else lo
-        hi_v = np.inf if hi is None else hi
-        out = values.notna() & ((values < lo_v) | (values > hi_v))
-        rej.add(table, df, out, col, f"{col} must be between {lo} and {hi}")
+               lo: int = rules.MIN_ID, hi: int = rules.MAX_ID) -> pd.Series:
+    """Whole numbers in ``lo..hi`` (``196.0``, ``3.5`` and ``1e3`` are not integers)."""
+    values, huge = _to_int(df[col])
+    rej.add(table, df, values.isna() & ~huge, col, f"{col} is not an integer")
+    out = huge | (values.notna() & ((values < lo) | (values > hi)))
+    rej.add(table, df, out, col, f"{col} must be between {lo} and {hi}")
     return values
 
 
 def _check_text(rej: _Rejections, table: str, df: pd.DataFrame, col: str) -> pd.Series:
     values = df[col].str.strip()
     rej.add(table, df, values == "", col, f"{col} is empty")
+    rej.add(table, df, values.str.contains(rules.CONTROL_CHARS_RE.pattern, regex=True), col,
+            f"{col} {rules.CONTROL_CHARS_MESSAGE}")
     return values
 
 
 def _check_datetime(rej: _Rejections, table: str, df: pd.DataFrame, col: str, fmt: str,
-                    allow_empty: bool = False) -> pd.Series:
+                    allow_empty: bool = False, instant: bool = False) -> pd.Series:
+    """Dates in ``fmt``. ``instant``: a moment read as UTC, within the accepted range
+    (:data:`recsys.rules.EARLIEST_TIMESTAMP` .. one day from now)."""
     text = df[col].str.strip()
     values = pd.to_datetime(text, format=fmt, errors="coerce")
     empty = text == ""
     if allow_empty:
-        rej.add(table, df, empty, col, f"{col} is missing: kept with the date unknown",
-                severity="warning")
+        rej.add(table, df, empty, col, f"{col} is unknown (no date given): kept with the date "
+                "unknown", severity="warning")
         bad = values.isna() & ~empty
     else:
         bad = values.isna()
     rej.add(table, df, bad, col, f"{col} is not a date in the format {fmt}")
+    if instant:
+        earliest = pd.Timestamp(rules.EARLIEST_TIMESTAMP).tz_localize(None)
+        latest = pd.Timestamp(rules.latest_timestamp()).tz_localize(None)
+        out = values.notna() & ((values < earliest) | (values > latest))
+        rej.add(table, df, out, col, rules.timestamp_range_message(col))
     return values
 
 
@@ -418,7 +433,7 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
     """
     data_dir = Path(data_dir)
     rej = _Rejections()
-    raw = {table: _read_raw(data_dir, table) for table in FILES}
+    raw = {table: _read_raw(data_dir, table, rej) for table in FILES}
     current_year = date.today().year
 
     # persons
@@ -442,7 +457,7 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
     ids = _check_int(rej, t, df, "id", lo=1)
     _check_unique_id(rej, t, df, ids)
     occupation = _check_text(rej, t, df, "occupation")
-    since = _check_datetime(rej, t, df, "active_since", DATETIME_FORMAT)
+    since = _check_datetime(rej, t, df, "active_since", DATETIME_FORMAT, instant=True)
     rej.add(t, df, ids.notna() & ~ids.isin(person_ids), "id",
             lambda bad: "user " + bad["_raw_id"] + " is not a known person")
     users = _keep(rej, t, pd.DataFrame({"id": ids, "occupation": occupation,
@@ -490,7 +505,8 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
 
     dataset = _finalise(persons, users, workers, movies, scores)
     report = rej.frame()
-    read_counts = {table: len(frame) for table, frame in raw.items()}
+    read_counts = {table: len(frame) + frame.attrs.get("unreadable", 0)
+                   for table, frame in raw.items()}
     kept = dataset.counts()
     summary = pd.DataFrame({
         "table": list(FILES),
@@ -513,12 +529,12 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
 def _validate_scores(rej: _Rejections, df: pd.DataFrame, known_users: set[int],
                      known_movies: set[int], t: str = "scores") -> pd.DataFrame:
     """Validate raw scores rows (types, range, references, duplicate pairs)."""
-    ids = _check_int(rej, t, df, "id", lo=0)
+    ids = _check_int(rej, t, df, "id", lo=0)  # scores.csv numbers its rows from 0
     _check_unique_id(rej, t, df, ids)
     user_id = _check_int(rej, t, df, "user_id", lo=1)
     movie_id = _check_int(rej, t, df, "movie_id", lo=1)
-    rating = _check_int(rej, t, df, "rating", lo=1, hi=5)
-    rated_at = _check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT)
+    rating = _check_int(rej, t, df, "rating", lo=rules.RATING_MIN, hi=rules.RATING_MAX)
+    rated_at = _check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT, instant=True)
     rej.add(t, df, user_id.notna() & ~user_id.isin(known_users), "user_id",
             lambda bad: "user_id " + bad["user_id"].str.strip() + " is not a known user")
     rej.add(t, df, movie_id.notna() & ~movie_id.isin(known_movies), "movie_id",
@@ -546,17 +562,8 @@ def load_scores(path: str | Path, dataset: Dataset) -> tuple[pd.DataFrame, pd.Da
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    raw.columns = ["" if str(c).startswith("Unnamed: 0") else str(c) for c in raw.columns]
-    if "" not in raw.columns:  # the unnamed score id column is optional here
-        raw.insert(0, "", [str(i) for i in range(len(raw))])
-    absent = [c for c in COLUMNS["scores"] if c not in raw.columns]
-    if absent:
-        raise DataError(f"{path} lacks required column(s) {absent}; it has {list(raw.columns)}")
-    raw = raw.rename(columns=COLUMNS["scores"])
-    raw["_line"] = np.arange(len(raw)) + 2
-    raw["_raw_id"] = raw["id"]
     rej = _Rejections()
+    raw = _read_table(path, "scores", rej, label=path.name, optional_id=True)
     scores = _validate_scores(rej, raw, set(dataset.users["id"]), set(dataset.movies["id"]),
                               t=path.name)
     scores = scores.drop(columns=["_line"]).astype({"id": "int64", "user_id": "int64",

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.datasets import Dataset
+from recsys.errors import UsageError
 from recsys.features import FeatureEncoder
 from recsys.vectors.base import IndexNotFound, VectorStore
 
@@ -36,7 +37,7 @@ class MovieNotIndexed(LookupError):
 def index_name(entity: str, kind: str) -> str:
     """Index name for ``entity`` (movies/users) and ``kind`` (content/learned)."""
     if (entity, kind) not in INDEXES:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise UsageError(f"kind must be one of {KINDS}, got {kind!r}")
     return INDEXES[(entity, kind)]
 
 

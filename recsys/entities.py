@@ -31,10 +31,15 @@ import pandas as pd
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from recsys import plots
-from recsys.datasets import GENRES, MIN_BIRTH_YEAR, WORKING_HOURS_RE, ZIP_RE
+from recsys import plots, rules
+from recsys.datasets import GENRES
+from recsys.db.bulk import sync_identity
+from recsys.db.queries import genres_by_movie
+from recsys.errors import EntityError
 from recsys.plots import Stat
+from recsys.rules import WORKING_HOURS_RE, RuleError
 from recsys.schema import (
+    GENERATED_ID_TABLES,
     Base,
     Genre,
     Movie,
@@ -46,10 +51,6 @@ from recsys.schema import (
     Worker,
     movie_genres,
 )
-
-
-class EntityError(ValueError):
-    """An entity operation was refused; the message says why."""
 
 
 class DuplicateIdError(EntityError):
@@ -86,12 +87,21 @@ def _as_date(value: Any, field: str) -> dt.date | None:
 
 
 def _as_datetime(value: Any, field: str) -> dt.datetime | None:
+    """An instant as stored (naive UTC), within the accepted range (see :mod:`recsys.rules`)."""
     if value is None or value is pd.NaT:
         return None
     try:
-        return pd.Timestamp(value).to_pydatetime()
-    except (ValueError, TypeError):
-        raise EntityError(f"{field}: {value!r} is not a date and time") from None
+        return rules.check_timestamp(value, field)
+    except RuleError as exc:
+        raise EntityError(str(exc)) from None
+
+
+def _checked(check: Any, *args: Any) -> Any:
+    """Run a :mod:`recsys.rules` check, reporting a broken rule as an :class:`EntityError`."""
+    try:
+        return check(*args)
+    except RuleError as exc:
+        raise EntityError(str(exc)) from None
 
 
 def _frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
@@ -131,7 +141,8 @@ class _Entity(Generic[M]):
 
     # -- reading -------------------------------------------------------------------------------
     def next_id(self) -> int:
-        """The id ``add`` uses when none is given: the largest id plus one (1 if empty)."""
+        """The largest id plus one (1 if empty): what ``add`` gives a user or worker without
+        an id (persons, movies and scores get theirs from the database)."""
         largest = self.session.execute(select(func.max(self.model.id))).scalar_one_or_none()
         return int(largest or 0) + 1
 
@@ -156,7 +167,15 @@ class _Entity(Generic[M]):
 
     def _store(self, values: dict[str, Any], id: int | None, overwrite: bool) -> int:
         values = self._check(values)
-        new_id = self.next_id() if id is None else int(id)
+        table = self.model.__tablename__
+        generated = table in GENERATED_ID_TABLES
+        if id is None and generated:  # the database picks the id: safe under concurrency
+            row = self.model(**values)
+            self.session.add(row)
+            self.session.flush()
+            return int(row.id)
+        low = 0 if table == "scores" else rules.MIN_ID  # scores.csv numbers rows from 0
+        new_id = self.next_id() if id is None else _checked(rules.check_id, id, "id", low)
         existing = self.session.get(self.model, new_id)
         if existing is not None and not overwrite:
             raise DuplicateIdError(
@@ -167,6 +186,8 @@ class _Entity(Generic[M]):
             for key, value in values.items():
                 setattr(existing, key, value)
         self.session.flush()
+        if generated:
+            sync_identity(self.session.connection(), table)
         return new_id
 
     def _normalise(self, field: str, value: Any) -> Any:
@@ -245,24 +266,10 @@ class Persons(_Entity[Person]):
                             "zip_code": zip_code}, id, overwrite)
 
     def _check(self, values: dict[str, Any]) -> dict[str, Any]:
-        name = str(values["full_name"]).strip()
-        if not name:
-            raise EntityError("full_name is empty")
-        try:
-            year = int(values["birth_year"])
-        except (TypeError, ValueError):
-            raise EntityError(f"birth_year: {values['birth_year']!r} is not an integer") from None
-        if not MIN_BIRTH_YEAR <= year <= dt.date.today().year:
-            raise EntityError(f"birth_year must be between {MIN_BIRTH_YEAR} and this year, "
-                              f"got {year}")
-        gender = str(values["gender"]).strip().upper()
-        if gender not in ("M", "F"):
-            raise EntityError(f"gender must be M or F, got {values['gender']!r}")
-        zip_code = str(values["zip_code"]).strip()
-        if not ZIP_RE.match(zip_code):
-            raise EntityError(f"zip_code {zip_code!r} must be 2-10 letters, digits, spaces "
-                              "or dashes")
-        return {"full_name": name, "birth_year": year, "gender": gender, "zip_code": zip_code}
+        return {"full_name": _checked(rules.check_text, values["full_name"], "full_name", 200),
+                "birth_year": _checked(rules.check_birth_year, values["birth_year"]),
+                "gender": _checked(rules.check_gender, values["gender"]),
+                "zip_code": _checked(rules.check_zip, values["zip_code"])}
 
     def find(self, ids: int | Iterable[int] | None = None, name: str | None = None,
              birth_year_from: int | None = None, birth_year_to: int | None = None,
@@ -331,7 +338,8 @@ class Users(_Entity[User]):
         ``active_since`` defaults to now.
         """
         values = {"occupation": occupation,
-                  "active_since": active_since if active_since is not None else dt.datetime.now()}
+                  "active_since": active_since if active_since is not None
+                  else dt.datetime.now(dt.timezone.utc)}
         new_id = self.next_id() if id is None else int(id)
         if self.session.get(Person, new_id) is None:
             raise EntityError(f"person {new_id} does not exist: a user must be a person, "
@@ -339,9 +347,7 @@ class Users(_Entity[User]):
         return self._store(values, new_id, overwrite)
 
     def _check(self, values: dict[str, Any]) -> dict[str, Any]:
-        occupation = str(values["occupation"]).strip()
-        if not occupation:
-            raise EntityError("occupation is empty")
+        occupation = _checked(rules.check_text, values["occupation"], "occupation", 50)
         return {"occupation": occupation,
                 "active_since": _as_datetime(values["active_since"], "active_since")}
 
@@ -394,20 +400,12 @@ class Workers(_Entity[Worker]):
                            id, overwrite)
 
     def _check(self, values: dict[str, Any]) -> dict[str, Any]:
-        for key in ("position", "category"):
-            if not str(values[key]).strip():
-                raise EntityError(f"{key} is empty")
-        hours = str(values["working_hours"]).strip()
-        match = WORKING_HOURS_RE.match(hours)
-        if not match or any(int(h) > 24 for h in match.groups()):
-            raise EntityError(f"working_hours {hours!r} must look like '9 - 18' with hours "
-                              "from 0 to 24")
-        start = _as_date(values["start_date"], "start_date")
-        if start is None:
+        if values["start_date"] is None:
             raise EntityError("start_date is required")
-        return {"position": str(values["position"]).strip(),
-                "category": str(values["category"]).strip(), "working_hours": hours,
-                "start_date": start}
+        return {"position": _checked(rules.check_text, values["position"], "position", 100),
+                "category": _checked(rules.check_text, values["category"], "category", 10),
+                "working_hours": _checked(rules.check_working_hours, values["working_hours"]),
+                "start_date": _checked(rules.check_date, values["start_date"], "start_date")}
 
     def _normalise(self, field: str, value: Any) -> Any:
         return _as_date(value, field) if field == "start_date" else value
@@ -476,9 +474,7 @@ class Movies(_Entity[Movie]):
                             "imdb_url": imdb_url, "genres": list(genres)}, id, overwrite)
 
     def _check(self, values: dict[str, Any]) -> dict[str, Any]:
-        title = str(values["title"]).strip()
-        if not title:
-            raise EntityError("title is empty")
+        title = _checked(rules.check_text, values["title"], "title", 300)
         unknown = [g for g in values["genres"] if g not in GENRES]
         if unknown:
             raise EntityError(f"unknown genre(s) {unknown}; valid genres: {', '.join(GENRES)}")
@@ -538,12 +534,8 @@ class Movies(_Entity[Movie]):
         if limit is not None:
             stmt = stmt.limit(limit)
         table = _frame(self.session, stmt)
-        links = _frame(self.session, select(movie_genres.c.movie_id, Genre.name)
-                       .join(Genre, Genre.id == movie_genres.c.genre_id)
-                       .where(movie_genres.c.movie_id.in_(wanted))
-                       .order_by(movie_genres.c.movie_id, Genre.id))
-        by_movie = links.groupby("movie_id")["name"].agg(list) if len(links) else pd.Series()
-        table["genres"] = [by_movie.get(i, []) for i in table["id"]]
+        by_movie = genres_by_movie(self.session, table["id"].tolist())
+        table["genres"] = [by_movie.get(int(i), []) for i in table["id"]]
         return table
 
     def count_matching(self, ids: Any = None, title: str | None = None,
@@ -614,7 +606,8 @@ class Scores(_Entity[Score]):
         which then replaces the earlier rating (keeping its id unless ``id`` is given).
         """
         values = {"user_id": user_id, "movie_id": movie_id, "rating": rating,
-                  "rated_at": rated_at if rated_at is not None else dt.datetime.now()}
+                  "rated_at": rated_at if rated_at is not None
+                  else dt.datetime.now(dt.timezone.utc)}
         values = self._check(values)
         earlier = self.session.execute(select(Score.id).where(
             Score.user_id == values["user_id"], Score.movie_id == values["movie_id"])
@@ -631,13 +624,12 @@ class Scores(_Entity[Score]):
         return self._store(values, id, overwrite)
 
     def _check(self, values: dict[str, Any]) -> dict[str, Any]:
-        try:
-            rating = int(values["rating"])
-        except (TypeError, ValueError):
-            raise EntityError(f"rating: {values['rating']!r} is not an integer") from None
-        if not 1 <= rating <= 5 or rating != values["rating"]:
-            raise EntityError(f"rating must be a whole number from 1 to 5, got {values['rating']!r}")
-        user_id, movie_id = int(values["user_id"]), int(values["movie_id"])
+        rating = values["rating"]
+        if hasattr(rating, "item") and not isinstance(rating, bool):  # NumPy scalars
+            rating = rating.item()
+        rating = _checked(rules.check_rating, rating)
+        user_id = _checked(rules.check_id, values["user_id"], "user_id")
+        movie_id = _checked(rules.check_id, values["movie_id"], "movie_id")
         if self.session.get(User, user_id) is None:
             raise EntityError(f"user_id {user_id} is not a known user")
         if self.session.get(Movie, movie_id) is None:

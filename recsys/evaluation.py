@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.datasets import Dataset
+from recsys.errors import UsageError
 
 USER, ITEM, RATING, PREDICTION, RANK = "user_id", "movie_id", "rating", "predicted", "rank"
 RELEVANT_RATING = 4
@@ -61,7 +62,7 @@ def kfold(scores: pd.DataFrame, k: int = 5,
           seed: int = 42) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """K random folds of the ratings: yields (train, test) k times, each rating tested once."""
     if k < 2:
-        raise ValueError(f"k-fold needs k >= 2, got {k}")
+        raise UsageError(f"k-fold needs k >= 2, got {k}")
     folds = np.random.default_rng(seed).permutation(len(scores)) % k
     for fold in range(k):
         yield (scores[folds != fold].reset_index(drop=True),
@@ -73,13 +74,13 @@ def explicit_pair(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame
     for name, frame in (("train", train), ("test", test)):
         missing = [c for c in (USER, ITEM, RATING) if c not in frame.columns]
         if missing:
-            raise ValueError(f"{name} lacks column(s) {missing}")
+            raise UsageError(f"{name} lacks column(s) {missing}")
         bad = ~frame[RATING].between(1, 5)
         if bad.any():
-            raise ValueError(f"{name} has {int(bad.sum())} rating(s) outside 1..5")
+            raise UsageError(f"{name} has {int(bad.sum())} rating(s) outside 1..5")
     shared = train[[USER, ITEM]].merge(test[[USER, ITEM]], on=[USER, ITEM])
     if len(shared):
-        raise ValueError(f"{len(shared)} (user, movie) pair(s) are in both train and test, "
+        raise UsageError(f"{len(shared)} (user, movie) pair(s) are in both train and test, "
                          f"e.g. {tuple(shared.iloc[0])}")
     return train.reset_index(drop=True), test.reset_index(drop=True)
 

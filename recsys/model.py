@@ -40,14 +40,13 @@ import numpy as np
 import pandas as pd
 
 from recsys.datasets import Dataset
+from recsys.errors import ModelError, ModelNotFound
 from recsys.evaluation import ease_weights, top_columns
 from recsys.features import FeatureEncoder
 
 FORMAT_VERSION = 1
 
 
-class ModelError(Exception):
-    """A model artifact is missing, corrupt or does not match the data."""
 
 
 @dataclass
@@ -616,28 +615,48 @@ class Recommender:
         Raises:
             ModelError: nothing there, a corrupt artifact, or data that does not match.
         """
+        path = Path(path)
+        try:
+            rec = cls._read(path)
+        except ModelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any damage to an artifact is a ModelError
+            raise ModelError(f"cannot read the model at {path}: {type(exc).__name__}: {exc} "
+                             "(retrain with `recsys train`)") from exc
+        expected = None
+        if data is not None:
+            expected = data.movies["id"].to_numpy()
+        elif movie_ids is not None:
+            expected = np.asarray(movie_ids)
+        if expected is not None:
+            rec.check_catalogue(expected)
+        return rec
+
+    @classmethod
+    def _read(cls, path: Path) -> "Recommender":
+        """The artifact at ``path`` (its failures are turned into ModelError by load)."""
         keras = _keras()
         _networks()
-        path = Path(path)
         if (path / "LATEST").is_file():
             path = path / (path / "LATEST").read_text().strip()
         if not (path / "meta.json").is_file():
-            raise ModelError(f"no trained model at {path}: run `recsys train` first")
+            raise ModelNotFound(f"no trained model at {path}: run `recsys train` first")
         meta = json.loads((path / "meta.json").read_text())
+        if not isinstance(meta, dict):
+            raise ModelError(f"{path / 'meta.json'} does not hold a model description")
         if meta.get("format") != FORMAT_VERSION:
             raise ModelError(f"{path} has model format {meta.get('format')}, this code reads "
                              f"{FORMAT_VERSION}: retrain with `recsys train`")
         rec = cls(ModelConfig(**meta["config"]))
-        try:
-            arrays = dict(np.load(path / "arrays.npz"))
-            rec.networks = [keras.models.load_model(p) for p in
-                            sorted(path.glob("network_*.keras"),
-                                   key=lambda p: int(p.stem.split("_")[1]))]
-            if not rec.networks:
-                raise OSError("no network_*.keras file")
-            rec.network = rec.networks[0]
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"cannot read the model at {path}: {exc}") from exc
+        with np.load(path / "arrays.npz") as npz:
+            arrays = {name: npz[name] for name in npz.files}
+        rec.networks = [keras.models.load_model(p) for p in
+                        sorted(path.glob("network_*.keras"),
+                               key=lambda p: int(p.stem.split("_")[1]))]
+        if not rec.networks:
+            raise ModelError(f"the model at {path} has no network_*.keras file: retrain with "
+                             "`recsys train`")
+        rec.network = rec.networks[0]
         rec._set_ids(arrays["user_ids"], arrays["movie_ids"])
         rec._user_side, rec._movie_side = arrays["user_side"], arrays["movie_side"]
         rec.encoder = FeatureEncoder.from_dict(meta["encoder"])
@@ -656,13 +675,6 @@ class Recommender:
         rec.history = pd.DataFrame(meta.get("history", {}))
         rec.version = meta["version"]
         rec.meta = meta
-        expected = None
-        if data is not None:
-            expected = data.movies["id"].to_numpy()
-        elif movie_ids is not None:
-            expected = np.asarray(movie_ids)
-        if expected is not None:
-            rec.check_catalogue(expected)
         return rec
 
     def check_catalogue(self, movie_ids: Any) -> None:

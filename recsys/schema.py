@@ -5,7 +5,8 @@ batch stage and the API can import the tables without the entity layer.
 
 Design choices:
 - ids are the dataset's own ids (no surrogate keys), so everything outside the model speaks
-  database ids;
+  database ids; new persons, movies and scores get theirs from the database (an identity
+  column on PostgreSQL, the rowid on SQLite), so concurrent writers never pick the same id;
 - users and workers are persons (their primary key is a foreign key to ``persons``);
 - genres are normalised into ``genres`` + ``movie_genres`` (many-to-many);
 - foreign keys from scores and predictions do not cascade: removing a movie or user that still
@@ -25,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     SmallInteger,
@@ -66,7 +68,7 @@ class Person(Base):
     """A person (every user and worker is one)."""
 
     __tablename__ = "persons"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     full_name: Mapped[str] = mapped_column(String(200))
     birth_year: Mapped[int] = mapped_column(SmallInteger)
     gender: Mapped[str] = mapped_column(String(1))
@@ -110,7 +112,7 @@ class Movie(Base):
     """A movie; ``release_date`` is NULL when unknown (movie 267 in the course data)."""
 
     __tablename__ = "movies"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
     release_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     imdb_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
@@ -122,7 +124,7 @@ class Score(Base):
     """A user's rating of a movie (at most one per pair)."""
 
     __tablename__ = "scores"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id"))
     rating: Mapped[int] = mapped_column(SmallInteger)
@@ -170,6 +172,9 @@ class UserCluster(Base):
     cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id"), index=True)
     distance: Mapped[float] = mapped_column(Float)
 
+
+#: Tables whose ids the database generates (identity columns), in dependency order.
+GENERATED_ID_TABLES = ("persons", "movies", "scores")
 
 #: Tables in dependency order (parents first); deletes go in the reverse order.
 TABLES_IN_ORDER = [

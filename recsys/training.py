@@ -18,6 +18,7 @@ import pandas as pd
 
 from recsys import evaluation as ev
 from recsys.datasets import Dataset
+from recsys.errors import UsageError
 from recsys.model import ModelConfig, Recommender
 
 BASELINES = ("global_mean", "biases", "popularity", "ease", "reference")
@@ -37,7 +38,7 @@ def factories(config: ModelConfig, names: tuple[str, ...] = ("model", *BASELINES
     }
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; choose from {list(available)}")
+        raise UsageError(f"unknown model(s) {unknown}; choose from {list(available)}")
     return {name: available[name] for name in names}
 
 
@@ -109,14 +110,14 @@ def evaluate(data: Dataset, config: ModelConfig | None = None, folds: int = 5,
     """
     config = config or ModelConfig()
     if (train_scores is None) != (test_scores is None):
-        raise ValueError("give both --train and --test, or neither")
+        raise UsageError("give both --train and --test, or neither")
     if train_scores is not None and test_scores is not None:
         splits = [ev.explicit_pair(train_scores, test_scores)]
     else:
         splits = list(ev.kfold(data.scores, folds, seed=config.seed))
     want_outputs = predictions_out is not None or recommendations_out is not None
     if want_outputs and "model" not in names:
-        raise ValueError("--predictions-out and --recommendations-out write the model's "
+        raise UsageError("--predictions-out and --recommendations-out write the model's "
                          "output: include 'model' in --models")
     predictions: list[pd.DataFrame] = []
     recommendations: list[pd.DataFrame] = []

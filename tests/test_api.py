@@ -48,7 +48,7 @@ def model(data: datasets.Dataset, tmp_path_factory: pytest.TempPathFactory) -> R
 @pytest.fixture
 def app(loaded: Engine, data: datasets.Dataset, model: Recommender,
         tmp_path: Path) -> Iterator[Flask]:
-    db.ingest(data, loaded)
+    db.ingest(data, loaded, replace=True)
     store = LocalVectorStore(tmp_path / "vectors")
     embeddings.index_all(data, store, model)
     batch.run(loaded, model, top_n=20)
@@ -213,7 +213,6 @@ def test_similar_movies(client: FlaskClient) -> None:
 # -- errors ------------------------------------------------------------------------------------
 
 BAD_QUERIES = [
-    ("/recommendations?user_id=1", "k"),
     ("/recommendations?k=5", "user_id"),
     ("/recommendations?user_id=1&k=abc", "k"),
     ("/recommendations?user_id=1&k=0", "k"),
@@ -221,7 +220,6 @@ BAD_QUERIES = [
     ("/recommendations?user_id=1&k=101", "k"),
     ("/recommendations?user_id=1&k=2.5", "k"),
     ("/recommendations?user_id=x&k=5", "user_id"),
-    ("/similar_movies?movie_id=1", "k"),
     ("/similar_movies?movie_id=abc&k=3", "movie_id"),
     ("/similar_movies?movie_id=1&k=1000", "k"),
     ("/similar_movies?movie_id=1&k=3&kind=magic", "kind"),
@@ -286,7 +284,7 @@ def test_vector_store_down_is_503(app: Flask, client: FlaskClient) -> None:
             return False
 
     app.extensions["recsys"].store = DownStore()
-    assert "vector store unavailable" in _error(
+    assert "vector store is unavailable" in _error(
         client.get("/similar_movies?movie_id=7&k=5"), 503)["message"]
     health = client.get("/health")
     assert health.status_code == 503
@@ -361,7 +359,8 @@ def test_openapi_document_is_valid_and_complete(client: FlaskClient) -> None:
                  "/users/{user_id}", "/clusters", "/recommendations", "/similar_movies"]:
         assert path in spec["paths"], path
     params = {p["name"]: p for p in spec["paths"]["/recommendations"]["get"]["parameters"]}
-    assert params["k"]["required"] and params["k"]["schema"]["maximum"] == 100
+    assert not params["k"].get("required") and params["k"]["schema"]["default"] == 10
+    assert params["k"]["schema"]["maximum"] == 100 and params["user_id"]["required"]
     assert "400" in spec["paths"]["/recommendations"]["get"]["responses"]
 
 
@@ -394,7 +393,7 @@ def test_batch_predictions_cover_every_user_without_seen_movies(
 
     with pytest.raises(ModelError, match="trained on 70 movies but the data has 60"):
         batch.run(loaded, model, top_n=15)  # the fixture holds another dataset
-    db.ingest(data, loaded)
+    db.ingest(data, loaded, replace=True)
     result = batch.run(loaded, model, top_n=15)
     with loaded.connect() as conn:
         rows = pd.DataFrame(conn.execute(select(Prediction.user_id, Prediction.movie_id,

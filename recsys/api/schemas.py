@@ -1,55 +1,122 @@
-"""Request and response schemas: the single source of validation and of the OpenAPI document."""
+"""Request and response schemas: the single source of validation and of the OpenAPI document.
+
+Input rules come from :mod:`recsys.rules` (id range, rating scale, time range, no control
+characters), so the API refuses exactly what the CSV validator and the entity layer refuse.
+Date-times leave the API in ISO 8601 with an explicit offset (UTC).
+"""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import datetime as dt
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from recsys import rules
+from recsys.api.errors import Problem
+
+__all__ = ["Problem"]
+
+K_HELP = "how many movies (1-100, default 10)"
+
+
+def _no_control(value: str) -> None:
+    if rules.CONTROL_CHARS_RE.search(value):
+        raise ValidationError(f"text {rules.CONTROL_CHARS_MESSAGE}")
+
+
+def _id(description: str, example: int, **kwargs: Any) -> fields.Integer:
+    return fields.Integer(validate=validate.Range(min=rules.MIN_ID, max=rules.MAX_ID),
+                          metadata={"description": f"{description} "
+                                                   f"({rules.MIN_ID}-{rules.MAX_ID})",
+                                    "example": example}, **kwargs)
+
+
+class UTCDateTime(fields.DateTime):
+    """A stored (naive UTC) date-time written as ISO 8601 with its offset."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            value = rules.to_utc(value)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Instant(fields.DateTime):
+    """An ISO 8601 date-time read by the system's time rule: an offset is converted to UTC,
+    no offset means UTC, and the instant must lie in the accepted range. Loads as naive UTC
+    (how the database stores it)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValidationError("not a date-time: send an ISO 8601 string")
+        try:
+            return rules.check_timestamp(value, attr or "rated_at")
+        except rules.RuleError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+# -- requests --------------------------------------------------------------------------------
+
 
 class RecommendationArgs(Schema):
-    user_id = fields.Integer(required=True, validate=validate.Range(min=1),
-                             metadata={"description": "user id", "example": 1})
-    k = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
-                       metadata={"description": "how many movies (1-100)", "example": 10})
+    user_id = _id("user id", 1, required=True)
+    k = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100),
+                       metadata={"description": K_HELP, "example": 10})
 
 
 class SimilarArgs(Schema):
-    movie_id = fields.Integer(required=True, validate=validate.Range(min=1),
-                              metadata={"description": "movie id", "example": 50})
-    k = fields.Integer(required=True, validate=validate.Range(min=1, max=100),
-                       metadata={"description": "how many movies (1-100)", "example": 10})
+    movie_id = _id("movie id", 50, required=True)
+    k = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100),
+                       metadata={"description": K_HELP, "example": 10})
     kind = fields.String(load_default="learned",
                          validate=validate.OneOf(["learned", "content"]),
                          metadata={"description": "learned (model) or content (genres, year) "
-                                                  "vectors"})
+                                                  "vectors", "example": "learned"})
 
 
 class MovieSearchArgs(Schema):
-    title = fields.String(validate=validate.Length(min=1, max=200),
-                          metadata={"description": "case-insensitive part of the title"})
-    genre = fields.List(fields.String(), metadata={
-        "description": "genre the movie must have (repeat for several: all required)"})
-    year_from = fields.Integer(validate=validate.Range(min=1800, max=2100))
-    year_to = fields.Integer(validate=validate.Range(min=1800, max=2100))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    title = fields.String(validate=[validate.Length(min=1, max=200), _no_control],
+                          metadata={"description": "case-insensitive part of the title",
+                                    "example": "star"})
+    genre = fields.List(fields.String(validate=[validate.Length(min=1, max=50), _no_control]),
+                        metadata={"description": "genre the movie must have (repeat for "
+                                                 "several: all required)",
+                                  "example": ["Sci-Fi"]})
+    year_from = fields.Integer(validate=validate.Range(min=1800, max=2100),
+                               metadata={"example": 1977})
+    year_to = fields.Integer(validate=validate.Range(min=1800, max=2100),
+                             metadata={"example": 1999})
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000),
+                          metadata={"example": 1})
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100),
+                              metadata={"example": 20})
 
 
 class NewScore(Schema):
-    user_id = fields.Integer(required=True, validate=validate.Range(min=1))
-    movie_id = fields.Integer(required=True, validate=validate.Range(min=1))
-    rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5),
-                            metadata={"description": "whole number from 1 to 5"})
-    rated_at = fields.DateTime(metadata={"description": "when (default: now)"})
+    user_id = _id("user id", 1, required=True, strict=True)
+    movie_id = _id("movie id", 1682, required=True, strict=True)
+    rating = fields.Integer(required=True, strict=True,
+                            validate=validate.Range(min=rules.RATING_MIN, max=rules.RATING_MAX),
+                            metadata={"description": "whole number from 1 to 5",
+                                      "example": 4})
+    rated_at = Instant(metadata={
+        "description": "when (default: now); an offset is converted to UTC, none means UTC; "
+                       f"from {rules.EARLIEST_TIMESTAMP:%Y-%m-%d} to one day from now",
+        "example": "1998-04-01T12:00:00+00:00"})
+
+
+# -- responses -------------------------------------------------------------------------------
 
 
 class MovieOut(Schema):
-    id = fields.Integer()
-    title = fields.String()
-    release_date = fields.Date(allow_none=True)
-    year = fields.Integer(allow_none=True)
+    id = fields.Integer(metadata={"example": 50})
+    title = fields.String(metadata={"example": "Star Wars (1977)"})
+    release_date = fields.Date(allow_none=True, metadata={"example": "1977-01-01"})
+    year = fields.Integer(allow_none=True, metadata={"example": 1977})
     imdb_url = fields.String(allow_none=True)
-    genres = fields.List(fields.String())
-    ratings = fields.Integer(metadata={"description": "number of ratings"})
-    mean_rating = fields.Float(allow_none=True)
+    genres = fields.List(fields.String(), metadata={"example": ["Action", "Sci-Fi"]})
+    ratings = fields.Integer(metadata={"description": "number of ratings", "example": 583})
+    mean_rating = fields.Float(allow_none=True, metadata={"example": 4.3585})
 
 
 class MoviePage(Schema):
@@ -60,12 +127,12 @@ class MoviePage(Schema):
 
 
 class ScoreOut(Schema):
-    id = fields.Integer()
-    user_id = fields.Integer()
-    movie_id = fields.Integer()
-    title = fields.String()
-    rating = fields.Integer()
-    rated_at = fields.DateTime()
+    id = fields.Integer(metadata={"example": 100001})
+    user_id = fields.Integer(metadata={"example": 1})
+    movie_id = fields.Integer(metadata={"example": 1682})
+    title = fields.String(metadata={"example": "Scream of Stone (Schrei aus Stein) (1991)"})
+    rating = fields.Integer(metadata={"example": 4})
+    rated_at = UTCDateTime(metadata={"example": "1998-04-01T12:00:00+00:00"})
 
 
 class UserScores(Schema):
@@ -75,45 +142,52 @@ class UserScores(Schema):
 
 
 class Reason(Schema):
-    text = fields.String()
-    because_movie_id = fields.Integer(allow_none=True)
-    similarity = fields.Float(allow_none=True)
+    text = fields.String(metadata={"example": "because you rated Star Wars (1977) 5/5 "
+                                              "(similarity 0.82)"})
+    because_movie_id = fields.Integer(allow_none=True, metadata={"example": 50})
+    similarity = fields.Float(allow_none=True, metadata={"example": 0.82})
 
 
 class RecommendedMovie(Schema):
-    rank = fields.Integer()
-    movie_id = fields.Integer()
-    title = fields.String()
-    year = fields.Integer(allow_none=True)
-    genres = fields.List(fields.String())
-    predicted_rating = fields.Float()
-    score = fields.Float()
+    rank = fields.Integer(metadata={"example": 1})
+    movie_id = fields.Integer(metadata={"example": 172})
+    title = fields.String(metadata={"example": "Empire Strikes Back, The (1980)"})
+    year = fields.Integer(allow_none=True, metadata={"example": 1980})
+    genres = fields.List(fields.String(), metadata={"example": ["Action", "Sci-Fi"]})
+    predicted_rating = fields.Float(metadata={"description": "the rating the model expects "
+                                                             "(1-5)", "example": 4.41})
+    score = fields.Float(metadata={"description": "ranking score (what the list is ordered "
+                                                  "by: will they watch it and like it)",
+                                   "example": 2.87})
     reason = fields.Nested(Reason)
 
 
 class Recommendations(Schema):
-    user_id = fields.Integer()
-    k = fields.Integer()
+    user_id = fields.Integer(metadata={"example": 1})
+    k = fields.Integer(metadata={"example": 10})
     source = fields.String(metadata={"description": "stored (batch predictions), live (scored "
-                                                    "now by the model) or cold_start"})
-    cold_start = fields.Boolean()
-    model_version = fields.String(allow_none=True)
+                                                    "now by the model), stored+live or "
+                                                    "cold_start", "example": "stored"})
+    cold_start = fields.Boolean(metadata={"example": False})
+    model_version = fields.String(allow_none=True,
+                                  metadata={"example": "20261126T201500-1a2b3c4d"})
     recommendations = fields.List(fields.Nested(RecommendedMovie))
 
 
 class SimilarMovie(Schema):
-    rank = fields.Integer()
-    movie_id = fields.Integer()
-    title = fields.String()
-    year = fields.Integer(allow_none=True)
-    genres = fields.List(fields.String())
-    similarity = fields.Float()
+    rank = fields.Integer(metadata={"example": 1})
+    movie_id = fields.Integer(metadata={"example": 181})
+    title = fields.String(metadata={"example": "Return of the Jedi (1983)"})
+    year = fields.Integer(allow_none=True, metadata={"example": 1997})
+    genres = fields.List(fields.String(), metadata={"example": ["Action", "Sci-Fi"]})
+    similarity = fields.Float(metadata={"description": "cosine similarity (-1 to 1)",
+                                        "example": 0.91})
 
 
 class SimilarMovies(Schema):
-    movie_id = fields.Integer()
-    title = fields.String()
-    kind = fields.String()
+    movie_id = fields.Integer(metadata={"example": 50})
+    title = fields.String(metadata={"example": "Star Wars (1977)"})
+    kind = fields.String(metadata={"example": "learned"})
     similar = fields.List(fields.Nested(SimilarMovie))
 
 
@@ -135,25 +209,28 @@ class ClusterRef(Schema):
 
 
 class UserOut(Schema):
-    id = fields.Integer()
-    full_name = fields.String()
-    birth_year = fields.Integer()
-    gender = fields.String()
-    zip_code = fields.String()
-    occupation = fields.String()
-    active_since = fields.DateTime()
-    position = fields.String(allow_none=True)
-    ratings = fields.Integer()
-    mean_rating = fields.Float(allow_none=True)
+    id = fields.Integer(metadata={"example": 1})
+    full_name = fields.String(metadata={"example": "Robert Stanley"})
+    birth_year = fields.Integer(metadata={"example": 1974})
+    gender = fields.String(metadata={"example": "M"})
+    zip_code = fields.String(metadata={"example": "85711"})
+    occupation = fields.String(metadata={"example": "technician"})
+    active_since = UTCDateTime(metadata={"example": "1997-09-22T21:57:58+00:00"})
+    position = fields.String(allow_none=True, metadata={"example": None})
+    ratings = fields.Integer(metadata={"example": 272})
+    mean_rating = fields.Float(allow_none=True, metadata={"example": 3.6103})
     cluster = fields.Nested(ClusterRef, allow_none=True)
 
 
 class Ping(Schema):
-    status = fields.String()
+    status = fields.String(metadata={"example": "ok"})
 
 
 class Health(Schema):
-    status = fields.String()
-    database = fields.Dict()
-    vector_store = fields.Dict()
-    model = fields.Dict()
+    status = fields.String(metadata={"description": "ok when every part is up, else degraded",
+                                     "example": "ok"})
+    database = fields.Dict(metadata={"example": {"status": "up", "dialect": "sqlite",
+                                                 "movies": 1682}})
+    vector_store = fields.Dict(metadata={"example": {"status": "up", "backend": "local"}})
+    model = fields.Dict(metadata={"example": {"status": "up",
+                                              "version": "20261126T201500-1a2b3c4d"}})

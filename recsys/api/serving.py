@@ -5,19 +5,23 @@ A recommendations API reads far more than it writes, and the data it reads chang
 endpoints need in memory: movies, stored predictions, and each user's rated and liked
 movies, plus the serialised responses it has already built. They stay current because
 
-- writes made through this API (``POST /scores``) update the read model at once, and drop the
-  cached responses that depended on them;
-- a background thread checks cheap fingerprints of the tables (row counts and largest ids or
-  model version) every ``refresh_seconds`` and reloads when anything changed, e.g. after
-  ``recsys ingest``, ``recsys predict`` or writes from another API process;
-- a vector index rebuilt on disk (``recsys index``) is noticed the same way.
+- writes made through this API (``POST /scores``) update the read model at once;
+- a background thread compares cheap fingerprints of the tables (row counts, largest ids,
+  model version) every ``refresh_seconds``: new ratings appended since the last look (by any
+  process) are applied incrementally, in milliseconds; anything else (an ingest, a batch
+  prediction, a deletion) reloads the whole snapshot, built outside the lock and swapped in;
+- a vector index rebuilt on disk (``recsys index``) changes the key of cached similar-movie
+  answers, so old ones are never served again.
 
-So a change made elsewhere is visible after at most ``refresh_seconds``
-(``RECSYS_API_REFRESH_SECONDS``, default 2); a change made through this process immediately.
+Cached responses are keyed by a per-user and per-movie generation that a change bumps, so a
+rating invalidates exactly the answers it affects in O(1), whatever the cache holds. So a
+change made elsewhere is visible after at most ``refresh_seconds`` (``RECSYS_API_REFRESH_SECONDS``,
+default 2); a change made through this process immediately.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections import OrderedDict
@@ -26,7 +30,9 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine, func, select
 
-from recsys.schema import Genre, Movie, Prediction, Score, User, movie_genres
+from recsys.db.queries import genres_by_movie
+from recsys.rules import LIKED_RATING
+from recsys.schema import Movie, Prediction, Score, User
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,22 @@ class Snapshot:
     predictions: dict[int, list[tuple[int, float, float, str]]] = field(default_factory=dict)
     rated: dict[int, set[int]] = field(default_factory=dict)
     liked: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    #: largest score id applied, and ids above it already applied by this process
+    last_score_id: int = 0
+    noted: set[int] = field(default_factory=set)
+
+    def add_rating(self, user_id: int, movie_id: int, rating: int) -> None:
+        """Apply one new rating (idempotence is the caller's job: see ``noted``)."""
+        self.rated.setdefault(user_id, set()).add(movie_id)
+        if rating >= LIKED_RATING:
+            liked = self.liked.setdefault(user_id, [])
+            # best rating first, newest first within a rating
+            position = bisect.bisect_left([-r for _, r in liked], -rating)
+            liked.insert(position, (movie_id, rating))
+        info = self.movies.get(movie_id)
+        if info is not None:
+            info.ratings += 1
+            info.rating_sum += rating
 
 
 class ResponseCache:
@@ -78,18 +100,18 @@ class ResponseCache:
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
 
-    def drop(self, predicate: Callable[[tuple[Any, ...]], bool] | None = None) -> None:
-        """Drop every entry (or those whose key matches ``predicate``)."""
+    def clear(self) -> None:
+        """Drop every entry."""
         with self._lock:
-            if predicate is None:
-                self._items.clear()
-            else:
-                for key in [k for k in self._items if predicate(k)]:
-                    del self._items[key]
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def fingerprint(engine: Engine) -> tuple[Any, ...]:
-    """Counts and largest ids of the tables the read model mirrors (a few cheap queries)."""
+    """Counts and largest ids of the tables the read model mirrors (a few cheap queries):
+    scores (count, max id), movies, users, predictions (count, newest model version)."""
     with engine.connect() as conn:
         scores = conn.execute(select(func.count(), func.max(Score.id))).one()
         movies = conn.execute(select(func.count(), func.max(Movie.id))).one()
@@ -103,28 +125,24 @@ def load_snapshot(engine: Engine) -> Snapshot:
     """Read everything the hot endpoints need."""
     snap = Snapshot(fingerprint=fingerprint(engine))
     with engine.connect() as conn:
-        genres: dict[int, list[str]] = {}
-        for movie_id, name in conn.execute(
-                select(movie_genres.c.movie_id, Genre.name)
-                .join(Genre, Genre.id == movie_genres.c.genre_id)
-                .order_by(movie_genres.c.movie_id, Genre.id)):
-            genres.setdefault(movie_id, []).append(name)
+        genres = genres_by_movie(conn)
         for m in conn.execute(select(Movie.id, Movie.title, Movie.release_date,
                                      Movie.imdb_url)):
             snap.movies[m.id] = MovieInfo(m.title, m.release_date.year if m.release_date
                                           else None, m.release_date, m.imdb_url,
                                           genres.get(m.id, []))
         snap.users = set(conn.execute(select(User.id)).scalars())
-        for user, movie, rating in conn.execute(
-                select(Score.user_id, Score.movie_id, Score.rating)
+        for score_id, user, movie, rating in conn.execute(
+                select(Score.id, Score.user_id, Score.movie_id, Score.rating)
                 .order_by(Score.user_id, Score.rating.desc(), Score.rated_at.desc())):
             snap.rated.setdefault(user, set()).add(movie)
-            if rating >= 4:
+            if rating >= LIKED_RATING:
                 snap.liked.setdefault(user, []).append((movie, rating))
             info = snap.movies.get(movie)
             if info is not None:
                 info.ratings += 1
                 info.rating_sum += rating
+            snap.last_score_id = max(snap.last_score_id, score_id)
         for row in conn.execute(select(Prediction.user_id, Prediction.movie_id,
                                        Prediction.predicted_rating, Prediction.score,
                                        Prediction.model_version)
@@ -134,6 +152,12 @@ def load_snapshot(engine: Engine) -> Snapshot:
     return snap
 
 
+def _only_ratings_appended(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
+    """True when the fingerprints differ only by more scores with larger ids."""
+    return (len(old) == len(new) and old[2:] == new[2:] and new[0] > old[0]
+            and (new[1] or 0) > (old[1] or 0))
+
+
 class ServingCache:
     """The read model and the response cache, refreshed in the background.
 
@@ -141,6 +165,8 @@ class ServingCache:
         engine: the database.
         refresh_seconds: how often the background thread checks for changes (0: never).
         store_version: returns a value that changes when the vector indexes are rebuilt.
+        on_tick: called first on every refresh; True means cached answers are outdated (a
+            newly trained model was loaded).
     """
 
     def __init__(self, engine: Engine, refresh_seconds: float = 2.0,
@@ -152,14 +178,23 @@ class ServingCache:
         self.on_tick = on_tick or (lambda: False)
         self.responses = ResponseCache()
         self.snapshot: Snapshot | None = None
-        self._store_seen: Any = None
+        self.store_key: Any = None
+        self._generations: dict[tuple[str, int], int] = {}
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_error: str | None = None
 
     @property
     def ready(self) -> bool:
         return self.snapshot is not None
+
+    def generation(self, kind: str, id: int) -> int:
+        """The current generation of a user's or a movie's cached answers."""
+        return self._generations.get((kind, id), 0)
+
+    def _bump(self, kind: str, id: int) -> None:
+        self._generations[(kind, id)] = self._generations.get((kind, id), 0) + 1
 
     def start(self) -> "ServingCache":
         """Load now (best effort: a database that is down leaves the cache empty and the
@@ -178,43 +213,75 @@ class ServingCache:
         while not self._stop.wait(self.refresh_seconds):
             self.refresh()
 
+    def _report(self, problem: str | None) -> None:
+        """Log a refresh failure once (not on every tick), and its recovery."""
+        if problem != self._last_error:
+            if problem:
+                log.warning("read model refresh failed: %s", problem)
+            elif self._last_error:
+                log.info("read model refresh works again")
+        self._last_error = problem
+
     def refresh(self) -> bool:
-        """Reload when the database or the vector indexes changed; True when reloaded."""
+        """Bring the read model up to date; True when anything changed."""
         try:
             if self.on_tick():  # e.g. a newly trained model: cached answers are outdated
-                self.responses.drop()
-            store_now = self.store_version()
-            if store_now != self._store_seen:
-                self._store_seen = store_now
-                self.responses.drop(lambda key: key[0] == "similar")
+                self.responses.clear()
+            self.store_key = self.store_version()
             current = fingerprint(self.engine)
-            if self.snapshot is not None and current == self.snapshot.fingerprint:
+            snap = self.snapshot
+            if snap is not None and current == snap.fingerprint:
+                self._report(None)
                 return False
-            snap = load_snapshot(self.engine)
+            if (snap is not None and _only_ratings_appended(snap.fingerprint, current)
+                    and self._append_ratings(snap, current)):
+                self._report(None)
+                return True
+            fresh = load_snapshot(self.engine)
         except Exception as exc:  # noqa: BLE001 - a failed refresh keeps serving the last one
-            log.warning("read model refresh failed: %s", exc)
+            self._report(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return False
         with self._write_lock:
-            self.snapshot = snap
-            self.responses.drop()
+            self.snapshot = fresh
+            self._generations.clear()
+            self.responses.clear()
+        self._report(None)
         return True
 
-    def note_score(self, user_id: int, movie_id: int, rating: int) -> None:
+    def _append_ratings(self, snap: Snapshot, current: tuple[Any, ...]) -> bool:
+        """Apply the ratings stored since the snapshot's last score id; False (nothing
+        applied) when they do not account for the new count, e.g. a rating committed out of
+        id order or a deletion: the caller then reloads everything."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Score.id, Score.user_id, Score.movie_id, Score.rating)
+                                .where(Score.id > snap.last_score_id)
+                                .order_by(Score.id)).all()
+        if snap.fingerprint[0] + len(rows) != current[0]:
+            return False
+        with self._write_lock:
+            for score_id, user, movie, rating in rows:
+                if score_id in snap.noted:
+                    continue
+                snap.add_rating(user, movie, rating)
+                self._bump("user", user)
+                self._bump("movie", movie)
+            snap.last_score_id = max([snap.last_score_id, *(r[0] for r in rows)])
+            snap.noted = {i for i in snap.noted if i > snap.last_score_id}
+            snap.fingerprint = current
+        return True
+
+    def note_score(self, score_id: int, user_id: int, movie_id: int, rating: int) -> None:
         """A rating stored through this process: update the read model at once."""
         snap = self.snapshot
         if snap is None:
             return
         with self._write_lock:
-            snap.rated.setdefault(user_id, set()).add(movie_id)
-            if rating >= 4:
-                snap.liked.setdefault(user_id, []).insert(0, (movie_id, rating))
-            info = snap.movies.get(movie_id)
-            if info is not None:
-                info.ratings += 1
-                info.rating_sum += rating
-            self.responses.drop(lambda key: (key[0] == "recommendations" and key[1] == user_id)
-                                or (key[0] == "movie" and key[1] == movie_id)
-                                or (key[0] == "user" and key[1] == user_id))
+            if score_id <= snap.last_score_id or score_id in snap.noted:
+                return  # the refresh thread applied it already
+            snap.noted.add(score_id)
+            snap.add_rating(user_id, movie_id, rating)
+            self._bump("user", user_id)
+            self._bump("movie", movie_id)
 
 
 def user_snapshot(engine_or_session: Any, user_id: int) -> Snapshot:
@@ -229,7 +296,7 @@ def user_snapshot(engine_or_session: Any, user_id: int) -> Snapshot:
                              .where(Score.user_id == user_id)
                              .order_by(Score.rating.desc(), Score.rated_at.desc())):
         snap.rated.setdefault(user_id, set()).add(movie)
-        if rating >= 4:
+        if rating >= LIKED_RATING:
             snap.liked.setdefault(user_id, []).append((movie, rating))
     snap.predictions[user_id] = [
         (r.movie_id, r.predicted_rating, r.score, r.model_version) for r in run(
@@ -245,12 +312,7 @@ def movie_infos(engine_or_session: Any, movie_ids: list[int],
     run = engine_or_session.execute
     if not movie_ids:
         return {}
-    genres: dict[int, list[str]] = {}
-    for movie_id, name in run(select(movie_genres.c.movie_id, Genre.name)
-                              .join(Genre, Genre.id == movie_genres.c.genre_id)
-                              .where(movie_genres.c.movie_id.in_(movie_ids))
-                              .order_by(movie_genres.c.movie_id, Genre.id)):
-        genres.setdefault(movie_id, []).append(name)
+    genres = genres_by_movie(engine_or_session, movie_ids)
     out = {m.id: MovieInfo(m.title, m.release_date.year if m.release_date else None,
                            m.release_date, m.imdb_url, genres.get(m.id, []))
            for m in run(select(Movie.id, Movie.title, Movie.release_date, Movie.imdb_url)

@@ -16,12 +16,10 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from recsys.errors import VectorStoreError
+
 METRICS = ("cosine", "inner_product")
 Filter = Mapping[str, Any]
-
-
-class VectorStoreError(Exception):
-    """A request the store cannot serve (bad arguments, unknown index)."""
 
 
 class IndexNotFound(VectorStoreError, LookupError):

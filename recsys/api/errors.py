@@ -1,0 +1,160 @@
+"""Every error the API answers is JSON in the shape of RFC 9457 problem details.
+
+``{"type": "about:blank", "title": "Not Found", "status": 404, "detail": "movie 9 does not
+exist", "code": 404, "message": "movie 9 does not exist"}`` (``code`` and ``message`` repeat
+``status`` and ``detail`` for clients of the first version), plus ``errors`` naming each invalid
+parameter by location on a 400. The content type is ``application/problem+json``.
+
+Limits checked before a view runs (whatever WSGI server is in front): request bodies over
+:data:`MAX_BODY_BYTES` are 413, a body that is not JSON on a write is 415, a query string
+over :data:`MAX_QUERY_BYTES` is 414 and headers over :data:`MAX_HEADER_BYTES` are 431. The
+database or the vector store being down is 503 with a public message; the detail goes to the
+server log, never to the client.
+"""
+
+from __future__ import annotations
+
+import http
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+MAX_BODY_BYTES = 64 * 1024
+MAX_QUERY_BYTES = 4096
+MAX_HEADER_BYTES = 16 * 1024
+
+log = logging.getLogger("recsys.api")
+
+
+class Problem(Schema):
+    """An error answer (RFC 9457 problem details)."""
+
+    type = fields.String(metadata={"example": "about:blank"})
+    title = fields.String(metadata={"description": "the HTTP status phrase",
+                                    "example": "Bad Request"})
+    status = fields.Integer(metadata={"description": "the HTTP status code", "example": 400})
+    detail = fields.String(metadata={"description": "what went wrong, in one sentence",
+                                     "example": "invalid or missing parameter(s): k"})
+    code = fields.Integer(metadata={"description": "same as status (first API version)"})
+    message = fields.String(metadata={"description": "same as detail (first API version)"})
+    errors = fields.Dict(metadata={"description": "messages per location and parameter",
+                                   "example": {"query": {"k": ["Missing data for required "
+                                                               "field."]}}})
+
+
+def phrase(status: int) -> str:
+    """The standard reason phrase of a status code."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem_body(status: int, detail: str, errors: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """The problem-details payload."""
+    body: dict[str, Any] = {"type": "about:blank", "title": phrase(status), "status": status,
+                            "detail": detail, "code": status, "message": detail}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem(status: int, detail: str, errors: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    """A problem-details response."""
+    response = Response(json.dumps(problem_body(status, detail, errors)), status=status,
+                        mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+DEFAULT_DETAIL = {
+    404: "no such resource: check the path (see /swagger for the endpoints)",
+    405: "this method is not allowed here (see /swagger for the endpoints)",
+    413: f"the request body is larger than {MAX_BODY_BYTES} bytes",
+    414: f"the query string is longer than {MAX_QUERY_BYTES} bytes",
+    415: "send the body as JSON with the header Content-Type: application/json",
+    431: f"the request headers are larger than {MAX_HEADER_BYTES} bytes in all",
+    500: "unexpected server error (logged); please report it",
+}
+
+
+def from_http_exception(error: HTTPException) -> Response:
+    """Any HTTP error (an ``abort`` with a message, webargs validation, werkzeug's own)."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    detail = data.get("message")
+    if not detail and errors:
+        names = sorted({str(name) for location in errors.values()
+                        for name in (location if isinstance(location, dict) else [location])})
+        detail = "invalid or missing parameter(s): " + ", ".join(names)
+    if not detail:
+        detail = DEFAULT_DETAIL.get(status) or error.description or phrase(status)
+    headers = dict(data.get("headers") or {})
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return problem(status, detail, errors, headers)
+
+
+def check_request_limits() -> Response | None:
+    """Refuse oversized or mistyped requests before a view reads them (a Flask
+    ``before_request`` hook: returning a response ends the request)."""
+    if len(request.query_string) > MAX_QUERY_BYTES:
+        return problem(414, DEFAULT_DETAIL[414])
+    header_bytes = sum(len(k) + len(v) + 4 for k, v in request.headers.items())
+    if header_bytes > MAX_HEADER_BYTES:
+        return problem(431, DEFAULT_DETAIL[431])
+    if request.method in ("POST", "PUT", "PATCH"):
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return problem(413, DEFAULT_DETAIL[413])
+        if request.mimetype != "application/json":
+            given = request.mimetype or "none"
+            return problem(415, f"{DEFAULT_DETAIL[415]} (got {given})")
+    return None
+
+
+def unavailable(what: str) -> Any:
+    """A handler answering 503 for an outage of ``what``, the cause logged."""
+
+    def handler(exc: Exception) -> Response:
+        text = str(exc)
+        log.warning("%s unavailable: %s: %s", what, type(exc).__name__,
+                    text.splitlines()[0] if text else "")
+        if what == "database" and ("no such table" in text or "UndefinedTable" in text):
+            return problem(503, "the database has no tables yet: run `recsys ingest`")
+        return problem(503, f"the {what} is unavailable; try again shortly")
+
+    return handler
+
+
+def internal_error(exc: Exception) -> Response:
+    """Anything unexpected: logged with its traceback, answered 500 without detail."""
+    if isinstance(exc, HTTPException):
+        return from_http_exception(exc)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem(500, DEFAULT_DETAIL[500])
+
+
+def init_app(app: Flask) -> None:
+    """Wire the limits and error handlers into ``app``."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from recsys.errors import DatabaseError
+    from recsys.vectors.base import VectorStoreUnavailable
+
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.before_request(check_request_limits)
+    for error in (OperationalError, PoolTimeout, DBAPIError, DatabaseError):
+        app.register_error_handler(error, unavailable("database"))
+    app.register_error_handler(VectorStoreUnavailable, unavailable("vector store"))
+    app.register_error_handler(HTTPException, from_http_exception)
+    app.register_error_handler(Exception, internal_error)

@@ -1,0 +1,383 @@
+"""API endpoints: thin views that parse (schemas), call (services, entities, the
+recommendations service) and answer. Paths and parameters of the original API are kept
+(/health, /movies/{id}, /scores/{user_id}, /recommendations?user_id=&k=,
+/similar_movies?movie_id=&k=); the rest is new. Operations are grouped by tag in Swagger UI.
+
+Every input is validated by a schema (400 naming the parameter), unknown ids are 404, a
+backing service that is down is 503, and every error is problem+json (:mod:`.errors`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Callable
+
+from flask import Response, current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint as SmorestBlueprint
+from flask_smorest import abort
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from webargs.flaskparser import FlaskParser
+from werkzeug.routing import BaseConverter
+
+from recsys import db, embeddings, rules
+from recsys.api import schemas
+from recsys.api.errors import PROBLEM_JSON, Problem
+from recsys.api.recommendations import NoModelToScore, recommendations
+from recsys.api.serving import MovieInfo, movie_infos, user_snapshot
+from recsys.api.services import Services
+from recsys.entities import DuplicateIdError, EntityError, Movies, Scores
+from recsys.schema import Cluster, Movie, Person, Score, User, UserCluster, Worker
+from recsys.vectors.base import IndexNotFound, VectorStoreUnavailable
+
+
+class _Parser(FlaskParser):
+    """Invalid input is a client error: 400 (webargs' default is 422)."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(SmorestBlueprint):
+    ARGUMENTS_PARSER = _Parser()
+
+
+class IdConverter(BaseConverter):
+    """Path ids: digits (the view answers 404 for ids outside the id range)."""
+
+    regex = r"[0-9]{1,30}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+def id_parameter_schema(_converter: Any) -> dict[str, Any]:
+    """How path ids are documented."""
+    return {"type": "integer", "minimum": rules.MIN_ID, "maximum": rules.MAX_ID}
+
+
+service = Blueprint("service", __name__, description="Liveness, readiness")
+recommend = Blueprint("recommendations", __name__,
+                      description="Recommendations and similar movies")
+movies = Blueprint("movies", __name__, description="The catalogue")
+users = Blueprint("users", __name__, description="Users and their clusters")
+scores = Blueprint("scores", __name__, description="Ratings")
+BLUEPRINTS = (recommend, movies, users, scores, service)
+
+ERRORS = {400: "invalid or missing parameter (the answer names it)",
+          404: "unknown id", 409: "the user already rated this movie",
+          413: "request body too large", 415: "the body is not JSON",
+          503: "a backing service is down or not ready (the answer says which)"}
+
+
+def errors(blp: Blueprint, *statuses: int) -> Callable[[Any], Any]:
+    """Document problem+json answers for ``statuses`` on an operation."""
+    def decorate(func_: Any) -> Any:
+        for status in reversed(statuses):
+            func_ = blp.alt_response(status, schema=Problem, content_type=PROBLEM_JSON,
+                                     description=ERRORS[status])(func_)
+        return func_
+    return decorate
+
+
+def services() -> Services:
+    return current_app.extensions["recsys"]
+
+
+def _require_id(kind: str, value: int) -> int:
+    """404 for an id no row can have (outside the database's integer range)."""
+    if not rules.MIN_ID <= value <= rules.MAX_ID:
+        abort(404, message=f"{kind} {value} does not exist")
+    return value
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return rules.as_utc_iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    """Serialise a payload of JSON types, dates and datetimes (with their UTC offset). Tests
+    check these answers against the documented schemas; skipping marshmallow keeps a cache
+    miss under a millisecond."""
+    return Response(json.dumps(payload, default=_default), status=status,
+                    mimetype="application/json")
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], Response]) -> Response:
+    """The cached response for ``key``, built (and kept) when missing."""
+    cache = services().cache
+    body = cache.responses.get(key) if cache is not None else None
+    if body is None:
+        response = build()
+        if cache is not None and response.status_code == 200:
+            cache.responses.put(key, response.get_data())
+        return response
+    return Response(body, mimetype="application/json")
+
+
+def movie_payload(movie_id: int, info: MovieInfo) -> dict[str, Any]:
+    """A movie as the API shows it."""
+    mean = info.rating_sum / info.ratings if info.ratings else None
+    return {"id": movie_id, "title": info.title, "release_date": info.release_date,
+            "year": info.year, "imdb_url": info.imdb_url, "genres": info.genres,
+            "ratings": info.ratings, "mean_rating": round(mean, 4) if mean is not None else None}
+
+
+# -- service -------------------------------------------------------------------------------------
+
+
+@service.route("/ping")
+class PingView(MethodView):
+    @service.response(200, schemas.Ping)
+    def get(self) -> Any:
+        """Liveness: the process answers (touches no backing service; see /health)."""
+        return {"status": "ok"}
+
+
+@service.route("/health")
+class HealthView(MethodView):
+    @service.response(200, schemas.Health)
+    @service.alt_response(503, schema=schemas.Health,
+                          description="a backing service is down (each part says why)")
+    def get(self) -> Any:
+        """Readiness: the database, the vector store and the model, each up or down."""
+        state = services().health()
+        return state, (200 if state["status"] == "ok" else 503)
+
+
+# -- movies --------------------------------------------------------------------------------------
+
+
+@movies.route("/movies/<id:movie_id>")
+class MovieView(MethodView):
+    @movies.response(200, schemas.MovieOut)
+    @errors(movies, 404, 503)
+    def get(self, movie_id: int) -> Any:
+        """One movie, with its genres and its rating count and mean."""
+        _require_id("movie", movie_id)
+        svc = services()
+        snap = svc.cache.snapshot if svc.cache else None
+        if snap is not None and movie_id in snap.movies:
+            generation = svc.cache.generation("movie", movie_id) if svc.cache else 0
+            info = snap.movies[movie_id]
+            return _cached(("movie", movie_id, generation),
+                           lambda: _json(movie_payload(movie_id, info)))
+        infos = movie_infos(svc.session(), [movie_id], with_stats=True)
+        if movie_id not in infos:
+            abort(404, message=f"movie {movie_id} does not exist")
+        return _json(movie_payload(movie_id, infos[movie_id]))
+
+
+@movies.route("/movies")
+class MovieSearchView(MethodView):
+    @movies.arguments(schemas.MovieSearchArgs(), location="query")
+    @movies.response(200, schemas.MoviePage)
+    @errors(movies, 400, 503)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Search movies by title, genres (all required) and release years; paged."""
+        session = services().session()
+        finder = Movies(session)
+        filters = {"title": args.get("title"), "genres": args.get("genre"),
+                   "year_from": args.get("year_from"), "year_to": args.get("year_to")}
+        page, per_page = args["page"], args["per_page"]
+        found = finder.find(**filters, limit=per_page, offset=(page - 1) * per_page)
+        ids = [int(i) for i in found["id"]]
+        infos = movie_infos(session, ids, with_stats=True)
+        return _json({"page": page, "per_page": per_page,
+                      "total": finder.count_matching(**filters),
+                      "movies": [movie_payload(i, infos[i]) for i in ids]})
+
+
+# -- scores --------------------------------------------------------------------------------------
+
+
+@scores.route("/scores/<id:user_id>")
+class UserScoresView(MethodView):
+    @scores.response(200, schemas.UserScores)
+    @errors(scores, 404, 503)
+    def get(self, user_id: int) -> Any:
+        """A user's ratings with their dates (UTC), newest first."""
+        _require_id("user", user_id)
+        session = services().session()
+        if session.get(User, user_id) is None:
+            abort(404, message=f"user {user_id} does not exist")
+        rows = session.execute(
+            select(Score.id, Score.user_id, Score.movie_id, Movie.title, Score.rating,
+                   Score.rated_at).join(Movie, Movie.id == Score.movie_id)
+            .where(Score.user_id == user_id).order_by(Score.rated_at.desc(), Score.id)).all()
+        return {"user_id": user_id, "count": len(rows),
+                "scores": [dict(r._mapping) for r in rows]}
+
+
+def _conflict(exc: IntegrityError, body: dict[str, Any]) -> None:
+    """A constraint the database enforced under a concurrent change: 409 for a second rating
+    of the same movie, 404 for a user or movie removed meanwhile."""
+    text = str(exc.orig).lower()
+    if "unique" in text or "duplicate" in text:
+        abort(409, message=f"user {body['user_id']} already rated movie {body['movie_id']}")
+    abort(404, message=f"user_id {body['user_id']} or movie_id {body['movie_id']} no longer "
+                       "exists")
+
+
+@scores.route("/scores")
+class NewScoreView(MethodView):
+    @scores.arguments(schemas.NewScore())
+    @scores.response(201, schemas.ScoreOut)
+    @errors(scores, 400, 404, 409, 413, 415, 503)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Store a new rating; later recommendations leave that movie out."""
+        svc = services()
+        session = svc.session()
+        db.begin_write(session)  # SQLite: take the write lock now, queue behind other writers
+        if session.get(User, body["user_id"]) is None:
+            abort(404, message=f"user_id {body['user_id']} does not exist")
+        movie = session.get(Movie, body["movie_id"])
+        if movie is None:
+            abort(404, message=f"movie_id {body['movie_id']} does not exist")
+        try:
+            score_id = Scores(session).add(body["user_id"], body["movie_id"], body["rating"],
+                                           body.get("rated_at"))
+            stored = session.get(Score, score_id)
+            answer = {"id": stored.id, "user_id": stored.user_id, "movie_id": stored.movie_id,
+                      "title": movie.title, "rating": stored.rating,
+                      "rated_at": stored.rated_at}
+            session.commit()
+        except DuplicateIdError:
+            session.rollback()
+            abort(409, message=f"user {body['user_id']} already rated movie "
+                               f"{body['movie_id']}")
+        except IntegrityError as exc:
+            session.rollback()
+            _conflict(exc, body)
+        except EntityError as exc:
+            session.rollback()
+            abort(400, message=str(exc))
+        if svc.cache is not None:
+            svc.cache.note_score(answer["id"], answer["user_id"], answer["movie_id"],
+                                 answer["rating"])
+        return answer
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+
+@users.route("/users/<id:user_id>")
+class UserView(MethodView):
+    @users.response(200, schemas.UserOut)
+    @errors(users, 404, 503)
+    def get(self, user_id: int) -> Any:
+        """A user's profile, rating summary and cluster."""
+        _require_id("user", user_id)
+        session = services().session()
+        row = session.execute(select(User, Person).join(Person, Person.id == User.id)
+                              .where(User.id == user_id)).one_or_none()
+        if row is None:
+            abort(404, message=f"user {user_id} does not exist")
+        user, person = row
+        worker = session.get(Worker, user_id)
+        count, mean = session.execute(select(func.count(Score.id), func.avg(Score.rating))
+                                      .where(Score.user_id == user_id)).one()
+        cluster = session.execute(select(Cluster.id, Cluster.description)
+                                  .join(UserCluster, UserCluster.cluster_id == Cluster.id)
+                                  .where(UserCluster.user_id == user_id)).one_or_none()
+        return {"id": user.id, "full_name": person.full_name, "birth_year": person.birth_year,
+                "gender": person.gender, "zip_code": person.zip_code,
+                "occupation": user.occupation, "active_since": user.active_since,
+                "position": worker.position if worker else None, "ratings": int(count),
+                "mean_rating": round(float(mean), 4) if mean is not None else None,
+                "cluster": dict(cluster._mapping) if cluster else None}
+
+
+@users.route("/clusters")
+class ClustersView(MethodView):
+    @users.response(200, schemas.ClusterList)
+    @errors(users, 503)
+    def get(self) -> Any:
+        """User clusters (k-means on user embeddings) with their profiles."""
+        rows = services().session().execute(select(Cluster).order_by(Cluster.id)).scalars()
+        return {"clusters": [{"id": c.id, "size": c.size, "description": c.description,
+                              "profile": json.loads(c.profile),
+                              "model_version": c.model_version} for c in rows]}
+
+
+# -- recommendations -----------------------------------------------------------------------------
+
+
+@recommend.route("/recommendations")
+class RecommendationsView(MethodView):
+    @recommend.arguments(schemas.RecommendationArgs(), location="query")
+    @recommend.response(200, schemas.Recommendations)
+    @errors(recommend, 400, 404, 503)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Top-k movies for a user, each with a reason.
+
+        Stored batch predictions minus movies rated since; live scoring when none are
+        stored; a flagged cold-start list for users with no ratings. The list is ordered by
+        `score` (will they watch it and like it), not by `predicted_rating` alone."""
+        svc = services()
+        user_id, k = args["user_id"], args["k"]
+        cache = svc.cache
+        snap = cache.snapshot if cache else None
+
+        def lookup(ids: list[int]) -> dict[int, MovieInfo]:
+            return movie_infos(svc.session(), ids)
+
+        def build(snapshot: Any, known: dict[int, MovieInfo]) -> Response:
+            try:
+                return _json(recommendations(snapshot, user_id, k, svc.model, svc.explainer,
+                                             known, lookup))
+            except NoModelToScore as exc:
+                abort(503, message=str(exc))
+                raise  # unreachable: abort raises
+
+        if cache is not None and snap is not None and user_id in snap.users:
+            key = ("recommendations", user_id, k, cache.generation("user", user_id))
+            return _cached(key, lambda: build(snap, snap.movies))
+        one = user_snapshot(svc.session(), user_id)
+        if user_id not in one.users:
+            abort(404, message=f"user {user_id} does not exist")
+        return build(one, {})
+
+
+@recommend.route("/similar_movies")
+class SimilarMoviesView(MethodView):
+    @recommend.arguments(schemas.SimilarArgs(), location="query")
+    @recommend.response(200, schemas.SimilarMovies)
+    @errors(recommend, 400, 404, 503)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Movies closest to a movie in the vector store (never the movie itself)."""
+        svc = services()
+        movie_id, k, kind = args["movie_id"], args["k"], args["kind"]
+        snap = svc.cache.snapshot if svc.cache else None
+        if snap is not None and movie_id in snap.movies:
+            title = snap.movies[movie_id].title
+        else:
+            infos = movie_infos(svc.session(), [movie_id])
+            if movie_id not in infos:
+                abort(404, message=f"movie {movie_id} does not exist")
+            title = infos[movie_id].title
+
+        def build() -> Response:
+            try:
+                records = embeddings.similar_records(svc.store, movie_id, k, kind)
+            except VectorStoreUnavailable:
+                abort(503, message="the vector store is unavailable; try again shortly")
+            except IndexNotFound:
+                abort(503, message=f"no {kind} vectors indexed yet: run `recsys index`"
+                      + (" after `recsys train`" if kind == "learned" else ""))
+            except embeddings.MovieNotIndexed:
+                abort(503, message=f"movie {movie_id} is not in the {kind} index yet: re-run "
+                                   "`recsys index`")
+            return _json({"movie_id": movie_id, "title": title, "kind": kind,
+                          "similar": records})
+
+        store_key = svc.cache.store_key if svc.cache else None
+        return _cached(("similar", movie_id, k, kind, store_key), build)

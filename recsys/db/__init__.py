@@ -1,0 +1,140 @@
+"""The relational store: engines and sessions, schema creation, ingest, and reading back.
+
+The same functions serve SQLite (the embedded default, a file under ``var/``) and PostgreSQL
+(``postgresql+psycopg2://`` URLs):
+
+- :mod:`recsys.db.engine`: engines (SQLite pragmas and explicit transactions), sessions, a
+  one-line :class:`~recsys.errors.DatabaseError` for connection failures;
+- :mod:`recsys.db.bulk`: COPY / executemany, identity sequences;
+- :mod:`recsys.db.loading`: ``ingest`` (merge by default, ``replace`` on request, guarded);
+- this module: schema creation, counts, integrity checks and reading the tables back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
+
+from recsys.datasets import Dataset
+from recsys.db.bulk import bulk_insert, ensure_identities, sync_identity
+from recsys.db.engine import (
+    begin_write,
+    check_connection,
+    make_engine,
+    masked,
+    session_factory,
+    session_scope,
+)
+from recsys.db.queries import genres_by_movie
+from recsys.db.loading import SOURCE_TABLES, IngestReport, TableChange, ingest
+from recsys.errors import DatabaseError
+from recsys.schema import (
+    TABLES_IN_ORDER,
+    Base,
+    Genre,
+    Movie,
+    Person,
+    Prediction,
+    Score,
+    User,
+    Worker,
+    movie_genres,
+)
+
+__all__ = ["SOURCE_TABLES", "IngestReport", "TableChange", "begin_write", "bulk_insert",
+           "check_connection", "create_schema", "dangling_references", "ingest",
+           "make_engine", "masked", "read_dataset", "require_data", "session_factory", "session_scope",
+           "sync_identity", "table_counts", "timed_ingest"]
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table and index that does not exist yet (and give id columns of older
+    PostgreSQL databases their identity)."""
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        ensure_identities(conn)
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """Row count of every table."""
+    with engine.connect() as conn:
+        return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in TABLES_IN_ORDER}
+
+
+def dangling_references(engine: Engine) -> dict[str, int]:
+    """Rows whose reference points nowhere (should all be zero; SQLite could hold some if
+    foreign keys were ever off)."""
+    checks = {
+        "users without person": select(func.count()).select_from(User).outerjoin(
+            Person, Person.id == User.id).where(Person.id.is_(None)),
+        "workers without person": select(func.count()).select_from(Worker).outerjoin(
+            Person, Person.id == Worker.id).where(Person.id.is_(None)),
+        "scores without user": select(func.count()).select_from(Score).outerjoin(
+            User, User.id == Score.user_id).where(User.id.is_(None)),
+        "scores without movie": select(func.count()).select_from(Score).outerjoin(
+            Movie, Movie.id == Score.movie_id).where(Movie.id.is_(None)),
+        "genre links without movie": select(func.count()).select_from(movie_genres).outerjoin(
+            Movie, Movie.id == movie_genres.c.movie_id).where(Movie.id.is_(None)),
+        "genre links without genre": select(func.count()).select_from(movie_genres).outerjoin(
+            Genre, Genre.id == movie_genres.c.genre_id).where(Genre.id.is_(None)),
+        "predictions without movie": select(func.count()).select_from(Prediction).outerjoin(
+            Movie, Movie.id == Prediction.movie_id).where(Movie.id.is_(None)),
+    }
+    with engine.connect() as conn:
+        return {name: int(conn.execute(q).scalar_one()) for name, q in checks.items()}
+
+
+def require_data(engine: Engine) -> None:
+    """Raise :class:`DatabaseError` (one line, what to run) unless the database answers and
+    has been ingested into."""
+    from sqlalchemy import inspect
+
+    check_connection(engine)
+    try:
+        ready = inspect(engine).has_table("scores") and inspect(engine).has_table("movies")
+    except DBAPIError as exc:
+        raise DatabaseError(f"cannot read the schema of {masked(engine.url)}: {exc.orig}"
+                            ) from None
+    if not ready:
+        raise DatabaseError(f"the database at {masked(engine.url)} has no tables yet: run "
+                            "`recsys ingest` first")
+
+
+def timed_ingest(dataset: Dataset, engine: Engine, replace: bool = False,
+                 force: bool = False) -> tuple[dict[str, int], float]:
+    """:func:`ingest`, returning the counts after it and the seconds it took."""
+    report = ingest(dataset, engine, replace=replace, force=force)
+    return report.counts, report.seconds
+
+
+def read_dataset(engine: Engine) -> Dataset:
+    """Read the source tables back into a :class:`Dataset` (same columns and dtypes as
+    :func:`recsys.datasets.load`), e.g. to train on what the database holds now."""
+    from recsys.datasets import _finalise
+
+    require_data(engine)
+
+    def frame(stmt: Any) -> pd.DataFrame:
+        with engine.connect() as conn:
+            result = conn.execute(stmt)
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    persons = frame(select(Person.id, Person.full_name, Person.birth_year, Person.gender,
+                           Person.zip_code))
+    users = frame(select(User.id, User.occupation, User.active_since))
+    workers = frame(select(Worker.id, Worker.position, Worker.category, Worker.working_hours,
+                           Worker.start_date))
+    movies = frame(select(Movie.id, Movie.title, Movie.release_date, Movie.imdb_url))
+    with engine.connect() as conn:
+        by_movie = genres_by_movie(conn)
+    movies["genres"] = [by_movie.get(int(i), []) for i in movies["id"]]
+    movies["release_date"] = pd.to_datetime(movies["release_date"])
+    scores = frame(select(Score.id, Score.user_id, Score.movie_id, Score.rating, Score.rated_at))
+    if persons.empty or movies.empty:
+        raise DatabaseError(f"the database at {masked(engine.url)} holds no data: run "
+                            "`recsys ingest` first")
+    return _finalise(persons, users, workers, movies, scores)
