@@ -6,13 +6,22 @@ The endpoints: /recommendations (random user), /similar_movies (random movie), /
 (random movie) and /ping (trivial: touches no backing service, measured first and last; the better run is
 the baseline), each for 20 s after a warm-up.
 
+With ``--writer``, /recommendations is measured a second time while one other process posts
+new ratings as fast as the API takes them (random user and movie; a pair already rated is a
+409 and counts as a write attempt), to check that reads do not slow down under writes
+(target: p99 with the writer at most 2x p99 without it, at 64 connections).
+
 Usage: RECSYS_DATA_DIR=../shared/datasets .venv/bin/python bench/api.py [--duration 20]
        [--var-dir DIR]   (reuse a prepared var dir: ingested, trained, indexed, predicted)
+       [--writer --connections 64]
+       [--postgres]   (a throwaway PostgreSQL 15: ingest, predict and cluster into it;
+                       the model of --var-dir is reused when given)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -71,6 +80,41 @@ def parse_wrk(text: str) -> dict[str, float]:
     return out
 
 
+def write_loop(base: str, seconds: float, seed: int = 7) -> None:
+    """Post random new ratings for ``seconds`` (one client, no pause); print the counts."""
+    import random
+    import urllib.error
+
+    rng = random.Random(seed)
+    statuses: dict[int, int] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = json.dumps({"user_id": rng.randint(1, 943), "movie_id": rng.randint(1, 1682),
+                           "rating": rng.randint(1, 5)}).encode()
+        request = urllib.request.Request(base + "/scores", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        statuses[status] = statuses.get(status, 0) + 1
+    print(json.dumps({str(k): v for k, v in sorted(statuses.items())}), flush=True)
+
+
+def run_wrk(base: str, path: str, max_id: int, connections: int, duration: int,
+            warmup: int) -> dict[str, float]:
+    """A warm-up, then a measured wrk run on ``path``."""
+    wrk_env = dict(os.environ, WRK_PATH=path, WRK_MAX_ID=str(max_id))
+    subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{warmup}s", "-s",
+                    str(HERE / "random_ids.lua"), base], env=wrk_env,
+                   capture_output=True, check=True)  # warm-up
+    done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
+                           "-s", str(HERE / "random_ids.lua"), base], env=wrk_env,
+                          capture_output=True, text=True, check=True)
+    return parse_wrk(done.stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=20)
@@ -79,20 +123,39 @@ def main() -> None:
                         help="seconds of load before each measured run (fills each worker's "
                              "response cache: steady state is what is measured)")
     parser.add_argument("--var-dir", help="a prepared RECSYS_VAR_DIR to reuse")
-    parser.add_argument("--server", default="--server gunicorn --workers 2",
+    parser.add_argument("--server", default="--server gunicorn --workers 2 --no-access-log",
                         help="arguments of `recsys serve` (e.g. '--server waitress --threads 8')")
+    parser.add_argument("--writer", action="store_true",
+                        help="measure /recommendations again beside a process posting ratings")
+    parser.add_argument("--postgres", action="store_true",
+                        help="serve from a throwaway PostgreSQL instead of SQLite")
+    parser.add_argument("--write-loop", nargs=2, metavar=("BASE", "SECONDS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_loop:
+        write_loop(args.write_loop[0], float(args.write_loop[1]))
+        return
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install wrk")
     tmp = tempfile.mkdtemp(prefix="recsys-bench-api-")
     env = dict(os.environ, RECSYS_VAR_DIR=args.var_dir or tmp)
     env.pop("RECSYS_DATABASE_URL", None)
+    postgres = None
+    if args.postgres:
+        from recsys.testing.postgres import TemporaryPostgres
+
+        postgres = TemporaryPostgres()
+        env["RECSYS_DATABASE_URL"] = postgres.start()
+        if args.var_dir:
+            for step in (["ingest"], ["predict"], ["cluster", "--k", "4"]):
+                recsys(*step, env=env)
     if not args.var_dir:
         prepare(env)
     port = free_port()
+    log = open(Path(env["RECSYS_VAR_DIR"]) / "bench-server.log", "w")  # noqa: SIM115
     server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port",
                                str(port), *args.server.split()], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -103,27 +166,38 @@ def main() -> None:
                 time.sleep(0.2)
         time.sleep(10)  # every worker has booted (each loads the model) before any load
         results = []
-        for label, path, max_id in ENDPOINTS:
-            wrk_env = dict(os.environ, WRK_PATH=path, WRK_MAX_ID=str(max_id))
-            subprocess.run(["wrk", "-t2", f"-c{args.connections}", f"-d{args.warmup}s", "-s",
-                            str(HERE / "random_ids.lua"), base], env=wrk_env,
-                           capture_output=True, check=True)  # warm-up
-            done = subprocess.run(["wrk", "-t2", f"-c{args.connections}",
-                                   f"-d{args.duration}s", "--latency", "-s",
-                                   str(HERE / "random_ids.lua"), base], env=wrk_env,
-                                  capture_output=True, text=True, check=True)
-            results.append((label, parse_wrk(done.stdout)))
+        endpoints = ENDPOINTS if not args.writer else [ENDPOINTS[0], ENDPOINTS[1]]
+        for label, path, max_id in endpoints:
+            results.append((label, run_wrk(base, path, max_id, args.connections,
+                                           args.duration, args.warmup)))
+        if args.writer:
+            writer = subprocess.Popen([sys.executable, __file__, "--write-loop", base,
+                                       str(args.warmup + args.duration + 2)],
+                                      stdout=subprocess.PIPE, text=True)
+            label, path, max_id = ENDPOINTS[1]
+            results.append((label + " + 1 writer", run_wrk(base, path, max_id,
+                                                           args.connections, args.duration,
+                                                           args.warmup)))
+            written = writer.communicate(timeout=120)[0].strip()
+            seconds = args.warmup + args.duration + 2
+            posts = sum(json.loads(written).values()) if written else 0
+            print(f"writer: {written} in {seconds} s ({posts / seconds:.0f} posts/s)")
+            results.append(ENDPOINTS[-1][:1] + (run_wrk(base, "/ping", 1, args.connections,
+                                                        args.duration, args.warmup),))
     finally:
         server.terminate()
         server.wait(timeout=10)
         if not args.var_dir:
             shutil.rmtree(tmp, ignore_errors=True)
+        if postgres is not None:
+            postgres.stop()
     # the baseline is the better of the two /ping runs (first and last): conservative
     trivial = max(r["rps"] for label, r in results if label.startswith("/ping"))
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores (wrk and the server share "
           f"them); wrk -t2 -c{args.connections} -d{args.duration}s after {args.warmup} s of "
           f"warm-up, random ids; server: "
-          f"recsys serve {args.server}; SQLite + local vector index\n")
+          f"recsys serve {args.server}; "
+          f"{'PostgreSQL 15' if args.postgres else 'SQLite'} + local vector index\n")
     print("| endpoint | requests | req/s | % of trivial | p50 (ms) | p99 (ms) | errors |")
     print("|---|---|---|---|---|---|---|")
     for label, r in results:

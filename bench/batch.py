@@ -17,7 +17,7 @@ from pathlib import Path
 
 from recsys import batch, datasets, db
 from recsys.model import ModelConfig, Recommender
-from recsys.pgtemp import TemporaryPostgres
+from recsys.testing.postgres import TemporaryPostgres
 
 
 def timed_runs(url: str, data: datasets.Dataset, model_dir: Path, repeat: int) -> list[float]:

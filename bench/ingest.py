@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from recsys import datasets, db
-from recsys.pgtemp import TemporaryPostgres
+from recsys.testing.postgres import TemporaryPostgres
 
 
 def run(url: str, data_dir: Path, repeat: int) -> tuple[list[float], list[float], dict[str, int]]:

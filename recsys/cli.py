@@ -272,8 +272,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
     from recsys.api import server
 
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.no_access_log:
+        logging.getLogger("recsys.api.access").setLevel(logging.WARNING)
     settings = _settings(args)
     if args.server == "gunicorn":
         server.run_gunicorn(settings, host=args.host, port=args.port, workers=args.workers)
@@ -427,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="gunicorn: worker processes (default); waitress: threads")
     serve.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     serve.add_argument("--threads", type=int, default=8, help="waitress threads")
+    serve.add_argument("--no-access-log", action="store_true",
+                       help="do not log one line per request (benchmarks)")
     serve.set_defaults(func=cmd_serve)
 
     pipe = with_db(with_data(sub.add_parser(

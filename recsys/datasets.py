@@ -322,6 +322,8 @@ def _read_table(path: Path, table: str, rej: "_Rejections", label: str | None = 
     label = label or table
     block = csvfile.read_lines(path)
     raw = block.rows
+    # a file written by pandas names the unnamed index column "Unnamed: 0"
+    raw.columns = ["" if str(c).startswith("Unnamed: 0") else c for c in raw.columns]
     if optional_id and "" not in raw.columns:  # the unnamed score id column is optional
         raw.insert(0, "", [str(i) for i in range(len(raw))])
     required = list(COLUMNS[table]) + (list(GENRES) if table == "movies" else [])

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from sqlalchemy import Engine
 
 from recsys import datasets, db
-from recsys.pgtemp import TemporaryPostgres
+from recsys.testing.postgres import TemporaryPostgres
 from recsys.schema import Base
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,3 +66,47 @@ def loaded(engine: Engine, synthetic: datasets.Dataset) -> Engine:
     """The synthetic dataset ingested into ``engine``."""
     db.ingest(synthetic, engine)
     return engine
+
+
+# -- the API's world: data with a cold-start user, a quickly trained model ----------------------
+
+
+@pytest.fixture(scope="session")
+def api_data() -> datasets.Dataset:
+    """A synthetic dataset plus one user who has rated nothing (the cold-start case)."""
+    import pandas as pd
+
+    base = datasets.synthetic(n_users=50, n_movies=70, ratings_per_user=15, seed=9)
+    persons = pd.concat([base.persons, base.persons.tail(1).assign(id=500)], ignore_index=True)
+    users = pd.concat([base.users, base.users.tail(1).assign(id=500)], ignore_index=True)
+    return datasets.Dataset(persons, users, base.workers, base.movies, base.scores)
+
+
+@pytest.fixture(scope="session")
+def api_model(api_data: datasets.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A model trained briefly on ``api_data`` and saved (its version is set)."""
+    from recsys.model import ModelConfig, Recommender
+
+    model = Recommender(ModelConfig(max_epochs=8, ensemble=1, seed=5)).fit(api_data.scores,
+                                                                          api_data)
+    model.save(tmp_path_factory.mktemp("model"))
+    return model
+
+
+def serve_world(engine: Engine, data: datasets.Dataset, model: Any, folder: Path,
+                top_n: int = 20) -> dict[str, Any]:
+    """Everything the API serves from, built for real: ``data`` ingested (replacing what
+    ``engine`` held), vectors indexed, batch predictions and clusters stored. Returns the
+    keyword arguments of ``create_app``."""
+    from recsys import batch, clustering, embeddings
+    from recsys.config import Settings
+    from recsys.vectors.local import LocalVectorStore
+
+    db.ingest(data, engine, replace=True, force=True)
+    store = LocalVectorStore(folder / "vectors")
+    embeddings.index_all(data, store, model)
+    batch.run(engine, model, top_n=top_n)
+    result = clustering.cluster_users(model.user_embeddings(), k=3, seed=0)
+    clustering.store(engine, result, clustering.profiles(data, result), model.version)
+    settings = Settings(data_dir=folder, var_dir=folder, database_url=str(engine.url))
+    return {"settings": settings, "engine": engine, "store": store, "model": model}

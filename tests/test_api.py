@@ -17,12 +17,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 
-from recsys import batch, clustering, datasets, db, embeddings
+from recsys import batch, datasets, db, embeddings
 from recsys.api import create_app
 from recsys.api.server import BackgroundServer
 from recsys.config import Settings
 from recsys.model import ModelConfig, Recommender
 from recsys.schema import Prediction
+from conftest import serve_world
 from recsys.vectors.base import VectorStoreUnavailable
 from recsys.vectors.local import LocalVectorStore
 
@@ -30,32 +31,19 @@ QUICK = ModelConfig(max_epochs=8, ensemble=1, seed=5)
 
 
 @pytest.fixture(scope="module")
-def data() -> datasets.Dataset:
-    base = datasets.synthetic(n_users=50, n_movies=70, ratings_per_user=15, seed=9)
-    # one user who has rated nothing: the cold-start case
-    persons = pd.concat([base.persons, base.persons.tail(1).assign(id=500)], ignore_index=True)
-    users = pd.concat([base.users, base.users.tail(1).assign(id=500)], ignore_index=True)
-    return datasets.Dataset(persons, users, base.workers, base.movies, base.scores)
+def data(api_data: datasets.Dataset) -> datasets.Dataset:
+    return api_data
 
 
 @pytest.fixture(scope="module")
-def model(data: datasets.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Recommender:
-    model = Recommender(QUICK).fit(data.scores, data)
-    model.save(tmp_path_factory.mktemp("model"))
-    return model
+def model(api_model: Recommender) -> Recommender:
+    return api_model
 
 
 @pytest.fixture
 def app(loaded: Engine, data: datasets.Dataset, model: Recommender,
         tmp_path: Path) -> Iterator[Flask]:
-    db.ingest(data, loaded, replace=True)
-    store = LocalVectorStore(tmp_path / "vectors")
-    embeddings.index_all(data, store, model)
-    batch.run(loaded, model, top_n=20)
-    result = clustering.cluster_users(model.user_embeddings(), k=3, seed=0)
-    clustering.store(loaded, result, clustering.profiles(data, result), model.version)
-    settings = Settings(data_dir=tmp_path, var_dir=tmp_path, database_url=str(loaded.url))
-    app = create_app(settings, engine=loaded, store=store, model=model)
+    app = create_app(**serve_world(loaded, data, model, tmp_path))
     yield app
     app.extensions["recsys"].cache.stop()
 

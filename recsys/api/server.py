@@ -37,7 +37,8 @@ def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000
 
     class Application(BaseApplication):  # gunicorn's documented custom-application hook
         def load_config(self) -> None:
-            options = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
+            options = {"bind": f"{host}:{port}", "workers": workers,
+                       "worker_class": "recsys.api.gunicorn_worker.JSONErrorSyncWorker",
                        "timeout": timeout, "backlog": 2048, "accesslog": None,
                        "proc_name": "recsys-api"}
             for key, value in options.items():

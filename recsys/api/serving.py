@@ -24,11 +24,12 @@ from __future__ import annotations
 import bisect
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
@@ -109,16 +110,28 @@ class ResponseCache:
         return len(self._items)
 
 
-def fingerprint(engine: Engine) -> tuple[Any, ...]:
+def fingerprint(engine_or_conn: Engine | Connection) -> tuple[Any, ...]:
     """Counts and largest ids of the tables the read model mirrors (a few cheap queries):
     scores (count, max id), movies, users, predictions (count, newest model version)."""
-    with engine.connect() as conn:
-        scores = conn.execute(select(func.count(), func.max(Score.id))).one()
-        movies = conn.execute(select(func.count(), func.max(Movie.id))).one()
-        users = conn.execute(select(func.count(), func.max(User.id))).one()
-        predictions = conn.execute(select(func.count(), func.max(Prediction.model_version))
-                                   ).one()
+    if isinstance(engine_or_conn, Engine):
+        with engine_or_conn.connect() as conn:
+            return fingerprint(conn)
+    conn = engine_or_conn
+    scores = conn.execute(select(func.count(), func.max(Score.id))).one()
+    movies = conn.execute(select(func.count(), func.max(Movie.id))).one()
+    users = conn.execute(select(func.count(), func.max(User.id))).one()
+    predictions = conn.execute(select(func.count(), func.max(Prediction.model_version))).one()
     return tuple(scores) + tuple(movies) + tuple(users) + tuple(predictions)
+
+
+def consistent(engine: Engine) -> Connection:
+    """A connection whose statements all see one snapshot (SQLite: one read transaction in
+    WAL mode; PostgreSQL: REPEATABLE READ), so a fingerprint and the rows read after it
+    agree even while others write."""
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    return conn
 
 
 def load_snapshot(engine: Engine) -> Snapshot:
@@ -228,15 +241,17 @@ class ServingCache:
             if self.on_tick():  # e.g. a newly trained model: cached answers are outdated
                 self.responses.clear()
             self.store_key = self.store_version()
-            current = fingerprint(self.engine)
-            snap = self.snapshot
-            if snap is not None and current == snap.fingerprint:
-                self._report(None)
-                return False
-            if (snap is not None and _only_ratings_appended(snap.fingerprint, current)
-                    and self._append_ratings(snap, current)):
-                self._report(None)
-                return True
+            with consistent(self.engine) as conn:
+                current = fingerprint(conn)
+                snap = self.snapshot
+                if snap is not None and current == snap.fingerprint:
+                    self._report(None)
+                    return False
+                if (snap is not None and _only_ratings_appended(snap.fingerprint, current)
+                        and self._append_ratings(conn, snap, current)):
+                    self._report(None)
+                    return True
+            started = time.perf_counter()
             fresh = load_snapshot(self.engine)
         except Exception as exc:  # noqa: BLE001 - a failed refresh keeps serving the last one
             self._report(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
@@ -245,17 +260,20 @@ class ServingCache:
             self.snapshot = fresh
             self._generations.clear()
             self.responses.clear()
+        log.info("read model loaded: %d movies, %d users, %d ratings in %.2f s",
+                 len(fresh.movies), len(fresh.users), fresh.fingerprint[0],
+                 time.perf_counter() - started)
         self._report(None)
         return True
 
-    def _append_ratings(self, snap: Snapshot, current: tuple[Any, ...]) -> bool:
+    def _append_ratings(self, conn: Connection, snap: Snapshot,
+                        current: tuple[Any, ...]) -> bool:
         """Apply the ratings stored since the snapshot's last score id; False (nothing
         applied) when they do not account for the new count, e.g. a rating committed out of
         id order or a deletion: the caller then reloads everything."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(Score.id, Score.user_id, Score.movie_id, Score.rating)
-                                .where(Score.id > snap.last_score_id)
-                                .order_by(Score.id)).all()
+        rows = conn.execute(select(Score.id, Score.user_id, Score.movie_id, Score.rating)
+                            .where(Score.id > snap.last_score_id)
+                            .order_by(Score.id)).all()
         if snap.fingerprint[0] + len(rows) != current[0]:
             return False
         with self._write_lock:

@@ -20,7 +20,7 @@ from flask_smorest import abort
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, ValidationError
 
 from recsys import db, embeddings, rules
 from recsys.api import schemas
@@ -46,9 +46,11 @@ class Blueprint(SmorestBlueprint):
 class IdConverter(BaseConverter):
     """Path ids: digits (the view answers 404 for ids outside the id range)."""
 
-    regex = r"[0-9]{1,30}"
+    regex = r"[0-9]+"
 
     def to_python(self, value: str) -> int:
+        if len(value) > 100:  # no id has that many digits (and int() has a length limit)
+            raise ValidationError()
         return int(value)
 
     def to_url(self, value: Any) -> str:
