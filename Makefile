@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # extra arguments for `recsys pipeline`, e.g. PIPELINE_ARGS="-p epochs 5"
 PIPELINE_ARGS ?=
 
-.PHONY: setup run test bench lab clean-var
+.PHONY: setup run test bench lab clean-var notebooks-url
 
 ## setup: create .venv and install the package with every extra (idempotent)
 setup: $(STAMP)
@@ -36,6 +36,10 @@ bench: setup
 ## lab: JupyterLab on the notebooks
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+## notebooks-url: stamp the notebooks' Colab badges and repo_url from pyproject's Repository
+notebooks-url: setup
+	$(BIN)/python -m recsys.notebook
 
 clean-var:
 	rm -rf var runs

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import Engine, delete, insert
 
 from recsys.datasets import Dataset
+from recsys.rules import LIKED_RATING
 from recsys.errors import UsageError, VectorStoreError
 from recsys.schema import Cluster, UserCluster
 
@@ -83,15 +84,25 @@ def selection_figure(selection: pd.DataFrame, chosen: int) -> Figure:
 
 
 def cluster_users(vectors: pd.DataFrame, k: int | None = None, max_k: int = 10,
-                  seed: int = 42, backend: str = "sklearn", client: Any = None) -> Clustering:
+                  seed: int = 42, backend: str | None = None, client: Any = None,
+                  settings: Any = None) -> Clustering:
     """Cluster users (rows of ``vectors``, indexed by user id).
 
     Args:
         vectors: user embeddings.
         k: number of clusters; ``None`` picks the best silhouette in 2..max_k (the scores of
             every k in 2..max_k are computed either way, for the plot).
-        backend: ``sklearn`` (embedded) or ``opensearch`` (ML Commons; needs ``client``).
+        backend: ``sklearn`` (embedded) or ``opensearch`` (ML Commons; needs ``client``);
+            default: what ``settings`` choose (OpenSearch with the OpenSearch vector store).
+        settings: the deployment's settings (to pick the backend and reach OpenSearch).
     """
+    if backend is None:
+        backend = ("opensearch" if settings is not None
+                   and settings.vector_backend == "opensearch" else "sklearn")
+    if backend == "opensearch" and client is None and settings is not None:
+        from recsys.vectors.opensearch import client_for
+
+        client = client_for(settings)
     selection = choose_k(vectors, max_k, seed)  # shown in the elbow/silhouette plot
     if k is None:
         k = int(selection.loc[selection["silhouette"].idxmax(), "k"])
@@ -160,47 +171,79 @@ def projection_figure(vectors: pd.DataFrame, clustering: Clustering) -> Figure:
     return fig
 
 
+def interpret_silhouette(score: float) -> str:
+    """What a mean silhouette says about the structure (Kaufman and Rousseeuw's rule of
+    thumb: above 0.70 strong, 0.51-0.70 reasonable, 0.26-0.50 weak, below that none)."""
+    if score > 0.70:
+        verdict = "strong structure: the clusters are well separated"
+    elif score > 0.50:
+        verdict = "reasonable structure"
+    elif score > 0.25:
+        verdict = "weak structure: the clusters overlap, read them as tendencies"
+    else:
+        verdict = ("no substantial structure: users form a continuum, and the clusters are "
+                   "a convenient partition of it rather than natural groups")
+    return f"silhouette {score:.2f}: {verdict}"
+
+
+def _shares(values: pd.Series) -> pd.Series:
+    return values.value_counts(normalize=True)
+
+
 def profiles(data: Dataset, clustering: Clustering, top: int = 3,
              min_support: int = 5) -> pd.DataFrame:
-    """One row per cluster: size, demographics, favourite genres, top movies, description."""
+    """One row per cluster: what distinguishes it from all users (age, gender, occupations,
+    genres liked, activity, signature movies), each figure beside the same figure for
+    everyone, and a one-line description generated from the strongest differences."""
     people = data.users.merge(data.persons, on="id")
     people["cluster"] = people["id"].map(clustering.assignments)
     reference_year = int(data.scores["rated_at"].dt.year.max()) if len(data.scores) else 1998
     people["age"] = reference_year - people["birth_year"]
     scores = data.scores.assign(cluster=data.scores["user_id"].map(clustering.assignments))
-    liked = scores[scores["rating"] >= 4]
+    liked = scores[scores["rating"] >= LIKED_RATING]
     genres = data.movies.set_index("id")["genres"]
     liked_genres = liked.assign(genre=liked["movie_id"].map(genres)).explode("genre")
-    overall_genre = liked_genres["genre"].value_counts(normalize=True)
+    overall_genre = _shares(liked_genres["genre"])
+    overall_occupation = _shares(people["occupation"])
     titles = data.movies.set_index("id")["title"]
-    n_users_all = len(people)
-    overall_movie = liked.groupby("movie_id")["user_id"].nunique() / max(n_users_all, 1)
+    overall_movie = liked.groupby("movie_id")["user_id"].nunique() / max(len(people), 1)
+    everyone = {"median_age": float(people["age"].median()),
+                "female_share": round(float((people["gender"] == "F").mean()), 3),
+                "ratings_per_user": round(len(scores) / max(len(people), 1), 1),
+                "mean_rating": round(float(scores["rating"].mean()), 3)}
     rows = []
     for c in range(clustering.k):
         members = people[people["cluster"] == c]
         size = len(members)
-        mine = liked_genres[liked_genres["cluster"] == c]["genre"].value_counts(normalize=True)
+        mine = _shares(liked_genres[liked_genres["cluster"] == c]["genre"])
         genre_lift = (mine / overall_genre.reindex(mine.index)).dropna()
         genre_lift = genre_lift[mine.reindex(genre_lift.index) >= 0.02]
-        fav_genres = genre_lift.sort_values(ascending=False).head(top)
+        occupation_lift = (_shares(members["occupation"])
+                           / overall_occupation.reindex(members["occupation"].unique()))
+        occupation_lift = occupation_lift[members["occupation"].value_counts()
+                                          .reindex(occupation_lift.index) >= 3]
         in_cluster = liked[liked["cluster"] == c].groupby("movie_id")["user_id"].nunique()
         supported = in_cluster[in_cluster >= min(min_support, max(size // 4, 1))]
         movie_lift = (supported / max(size, 1)) / overall_movie.reindex(supported.index)
-        score = movie_lift * np.log1p(supported)
-        top_movies = score.sort_values(ascending=False).head(top)
-        occupations = members["occupation"].value_counts(normalize=True).head(top)
-        female = float((members["gender"] == "F").mean()) if size else 0.0
+        top_movies = (movie_lift * np.log1p(supported)).sort_values(ascending=False).head(top)
         cluster_scores = scores[scores["cluster"] == c]
         profile = {
-            "cluster": c, "size": size, "median_age": float(members["age"].median()),
-            "female_share": round(female, 3),
-            "top_occupations": {k: round(float(v), 3) for k, v in occupations.items()},
-            "favourite_genres": {k: round(float(v), 2) for k, v in fav_genres.items()},
+            "cluster": c, "size": size, "share_of_users": round(size / max(len(people), 1), 3),
+            "median_age": float(members["age"].median()),
+            "female_share": round(float((members["gender"] == "F").mean()), 3) if size else 0.0,
+            "top_occupations": {k: round(float(v), 3) for k, v in
+                                _shares(members["occupation"]).head(top).items()},
+            "occupations_over_represented": {
+                k: round(float(v), 2) for k, v in
+                occupation_lift.sort_values(ascending=False).head(top).items() if v > 1.0},
+            "favourite_genres": {k: round(float(v), 2) for k, v in
+                                 genre_lift.sort_values(ascending=False).head(top).items()},
             "top_movies": [{"movie_id": int(m), "title": str(titles.get(m, m)),
                             "lift": round(float(movie_lift[m]), 2)} for m in top_movies.index],
             "mean_rating": round(float(cluster_scores["rating"].mean()), 3)
             if len(cluster_scores) else None,
             "ratings_per_user": round(len(cluster_scores) / size, 1) if size else 0.0,
+            "everyone": everyone,
         }
         profile["description"] = describe(profile)
         rows.append(profile)
@@ -208,17 +251,35 @@ def profiles(data: Dataset, clustering: Clustering, top: int = 3,
 
 
 def describe(profile: dict[str, Any]) -> str:
-    """A one-line description generated from a profile's numbers."""
-    gender = ("mostly women" if profile["female_share"] >= 0.6 else
-              "mostly men" if profile["female_share"] <= 0.4 else "mixed gender")
-    occupation = next(iter(profile["top_occupations"]), "various")
-    genres = list(profile["favourite_genres"].items())
-    taste = (" and ".join(f"{g} (x{lift:.1f})" for g, lift in genres[:2])
-             if genres else "no genre in particular")
+    """A one-line description from a profile's strongest differences with everyone
+    ("1.3x" means: as often as all users, times 1.3)."""
+    everyone = profile.get("everyone") or {}
+    parts: list[str] = []
+    age, age_all = profile["median_age"], everyone.get("median_age")
+    if age_all is not None and abs(age - age_all) >= 3:
+        parts.append(f"{'younger' if age < age_all else 'older'} (median age {age:.0f} vs "
+                     f"{age_all:.0f})")
+    women, women_all = profile["female_share"], everyone.get("female_share")
+    if women_all is not None and abs(women - women_all) >= 0.08:
+        parts.append(f"{'more' if women > women_all else 'fewer'} women ({women:.0%} vs "
+                     f"{women_all:.0%})")
+    over = profile.get("occupations_over_represented") or {}
+    if over:
+        job, lift = next(iter(over.items()))
+        if lift >= 1.3:
+            parts.append(f"occupation '{job}' {lift:.1f}x as common")
+    per_user, per_user_all = profile["ratings_per_user"], everyone.get("ratings_per_user")
+    if per_user_all and abs(per_user / per_user_all - 1) >= 0.2:
+        parts.append(f"{'more' if per_user > per_user_all else 'less'} active "
+                     f"({per_user:.0f} vs {per_user_all:.0f} ratings each)")
+    genres = [(g, lift) for g, lift in (profile["favourite_genres"] or {}).items() if lift > 1.05]
+    if genres:
+        named = " and ".join(g for g, _ in genres[:2])
+        parts.append(f"like {named} {genres[0][1]:.1f}x as often as everyone")
     movie = profile["top_movies"][0]["title"] if profile["top_movies"] else None
-    line = (f"{profile['size']} users, {gender}, median age {profile['median_age']:.0f}, "
-            f"often {occupation}; they favour {taste}")
-    return line + (f"; a signature pick: {movie}." if movie else ".")
+    line = f"{profile['size']} users: " + ("; ".join(parts) if parts else
+                                           "close to the average user")
+    return line + (f"; signature pick: {movie}." if movie else ".")
 
 
 def store(engine: Engine, clustering: Clustering, table: pd.DataFrame,

@@ -3,6 +3,11 @@
 Every deployment choice lives here so that code never changes between the embedded default
 (SQLite + a local vector index under ``var/``) and the full stack (PostgreSQL + OpenSearch).
 Values already present in the environment win over the ``.env`` file.
+
+Paths are resolved once, here, to absolute ones: the data folder, the var folder and a SQLite
+file named by a relative URL are taken relative to ``base`` (the working folder of a command;
+the repository root for a notebook), so a notebook running in ``notebooks/`` and a command
+running at the root agree on one ``var/``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from dotenv import load_dotenv
 
 from recsys.errors import ConfigError
 
-#: Every variable the project reads, with its default and meaning (the README table is built
-#: from this list, so documentation and code cannot drift apart).
+#: Every variable the project reads, with its default and meaning (a test checks that the
+#: README's table lists each of them).
 VARIABLES: dict[str, tuple[str, str]] = {
     "RECSYS_DATA_DIR": ("./datasets", "folder holding the five course CSVs"),
     "RECSYS_VAR_DIR": ("./var", "folder for local state: SQLite DB, model, vector index, reports"),
@@ -91,20 +96,44 @@ class Settings:
         return Settings(**values)  # type: ignore[arg-type]
 
 
-def get_settings(env_file: str | os.PathLike[str] | None = ".env") -> Settings:
+def absolute(path: str | os.PathLike[str], base: Path) -> Path:
+    """``path`` made absolute against ``base`` (``~`` expanded)."""
+    chosen = Path(path).expanduser()
+    return chosen if chosen.is_absolute() else (base / chosen).resolve()
+
+
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """A SQLite URL whose file path is relative, rewritten with an absolute path; any other
+    URL unchanged."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url.startswith(prefix + "/"):
+        return url
+    rest = url[len(prefix):]
+    if not rest or rest.startswith(":memory:") or rest.startswith("file:"):
+        return url
+    path, _, query = rest.partition("?")
+    return prefix + str(absolute(path, base)) + (f"?{query}" if query else "")
+
+
+def get_settings(env_file: str | os.PathLike[str] | None = ".env",
+                 base: str | os.PathLike[str] | None = None) -> Settings:
     """Read settings from the environment, after loading ``env_file`` if it exists.
 
     Args:
-        env_file: a dotenv file whose values fill in variables not already set; ``None`` skips it.
+        env_file: a dotenv file whose values fill in variables not already set; ``None`` skips
+            it. A relative name is looked up in ``base``.
+        base: folder relative paths are taken from (default: the working folder).
 
     Returns:
-        The resolved :class:`Settings`.
+        The resolved :class:`Settings`, with absolute paths.
     """
-    if env_file is not None and Path(env_file).is_file():
-        load_dotenv(env_file, override=False)
-    var_dir = Path(_env("RECSYS_VAR_DIR") or "./var")
-    data_dir = Path(_env("RECSYS_DATA_DIR") or "./datasets")
-    database_url = _env("RECSYS_DATABASE_URL") or f"sqlite:///{var_dir / 'recsys.db'}"
+    root = Path(base).resolve() if base is not None else Path.cwd()
+    if env_file is not None and absolute(env_file, root).is_file():
+        load_dotenv(absolute(env_file, root), override=False)
+    var_dir = absolute(_env("RECSYS_VAR_DIR") or "var", root)
+    data_dir = absolute(_env("RECSYS_DATA_DIR") or "datasets", root)
+    database_url = absolute_sqlite_url(
+        _env("RECSYS_DATABASE_URL") or f"sqlite:///{var_dir / 'recsys.db'}", root)
     backend = (_env("RECSYS_VECTOR_BACKEND") or "local").lower()
     if backend not in {"local", "opensearch"}:
         raise ConfigError(

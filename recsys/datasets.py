@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import shutil
 import socket
 import tempfile
@@ -306,7 +307,32 @@ def convert_ml100k(archive: str | Path, data_dir: str | Path, seed: int = 42,
         path = data_dir / FILES[name]
         _atomic_write_text(path, frame.to_csv(index=False))
         paths.append(path)
+    _atomic_write_text(data_dir / PROVENANCE_FILE, json.dumps(FETCHED_PROVENANCE, indent=2))
     return paths
+
+
+#: Beside CSVs written by ``recsys data fetch``: where they come from, what is invented.
+PROVENANCE_FILE = "PROVENANCE.json"
+FETCHED_PROVENANCE = {
+    "source": "MovieLens 100K (GroupLens Research), downloaded and converted by "
+              "`recsys data fetch`",
+    "synthesised": ["person names (personas.csv, Full Name)",
+                    "the workers table (trabajadores.csv) and their occupation ITBA",
+                    "birth years (1998 minus the MovieLens age)"],
+}
+
+
+def provenance(data_dir: str | Path) -> str:
+    """One line saying where the CSVs in ``data_dir`` come from and what is synthesised."""
+    path = Path(data_dir) / PROVENANCE_FILE
+    if path.is_file():
+        try:
+            info = json.loads(path.read_text())
+            return (f"{info['source']}; synthesised, not real: "
+                    f"{', '.join(info['synthesised'])}")
+        except (ValueError, KeyError, TypeError):
+            pass
+    return "the course CSVs (MovieLens 100K plus the course's additions)"
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.datasets import Dataset
+from recsys.data.titles import display_year
+from recsys.datasets import GENRES, Dataset
 from recsys.errors import UsageError
 from recsys.features import FeatureEncoder
 from recsys.vectors.base import IndexNotFound, VectorStore
@@ -68,12 +69,12 @@ def user_content_vectors(data: Dataset, movies: pd.DataFrame) -> pd.DataFrame:
 
 
 def movie_metadata(data: Dataset) -> dict[int, dict[str, Any]]:
-    """Title, year, genres and IMDb URL by movie id (stored beside each vector)."""
+    """Title, year (the title's), genres and IMDb URL by movie id (stored beside each
+    vector)."""
     out = {}
     for row in data.movies.itertuples(index=False):
-        year = None if pd.isna(row.release_date) else int(row.release_date.year)
-        out[int(row.id)] = {"title": row.title, "year": year, "genres": list(row.genres),
-                            "imdb_url": row.imdb_url}
+        out[int(row.id)] = {"title": row.title, "year": display_year(row.title, row.release_date),
+                            "genres": list(row.genres), "imdb_url": row.imdb_url}
     return out
 
 
@@ -139,11 +140,43 @@ def similar_records(store: VectorStore, movie_id: int, k: int = 10, kind: str = 
              "genres": h.metadata.get("genres", [])} for i, h in enumerate(hits)]
 
 
+def similar_to(store: VectorStore, movie_id: int, k: int = 10,
+               kind: str = "learned") -> tuple[str, pd.DataFrame]:
+    """The queried movie's title (from the index) and its ``k`` nearest movies."""
+    record = store.get(index_name("movies", kind), int(movie_id))
+    title = (record.metadata.get("title") if record is not None else None) or f"movie {movie_id}"
+    return title, similar_movies(store, movie_id, k, kind)
+
+
 def similar_movies(store: VectorStore, movie_id: int, k: int = 10, kind: str = "learned",
                    filter: dict[str, Any] | None = None) -> pd.DataFrame:
     """:func:`similar_records` as a DataFrame (notebooks, CLI)."""
     return pd.DataFrame(similar_records(store, movie_id, k, kind, filter),
                         columns=SIMILAR_COLUMNS)
+
+
+def side_by_side(store: VectorStore, movie_id: int, k: int = 10) -> pd.DataFrame:
+    """A movie's ``k`` nearest neighbours by learned and by content vectors, in two columns."""
+    learned = similar_movies(store, movie_id, k, "learned")
+    content = similar_movies(store, movie_id, k, "content")
+
+    def shown(frame: pd.DataFrame) -> list[str]:
+        return [f"{t} ({s:.2f})" for t, s in zip(frame["title"], frame["similarity"])]
+
+    width = max(len(learned), len(content))
+    pad = [""] * width
+    return pd.DataFrame({"rank": range(1, width + 1),
+                         "learned (similarity)": (shown(learned) + pad)[:width],
+                         "content (similarity)": (shown(content) + pad)[:width]})
+
+
+def content_vector(data: Dataset, movie_id: int) -> pd.Series:
+    """One movie's content vector with a name for every component (genre flags, the scaled
+    release year and the unknown-year flag)."""
+    vectors = movie_content_vectors(data)
+    names = [*GENRES, "release year (scaled, x0.5)", "year unknown"]
+    return pd.Series(vectors.loc[int(movie_id)].to_numpy(), index=names,
+                     name=f"movie {movie_id}").round(3)
 
 
 def neighbour_quality(data: Dataset, store: VectorStore, kinds: tuple[str, ...] = KINDS,

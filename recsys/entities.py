@@ -1,4 +1,4 @@
-"""Entity operations on the database: add, find, remove and statistics.
+"""Entity operations on the database: add, find and remove.
 
 The course's first assignment, done right: Person, User, Worker, Movie and Score each get
 
@@ -8,7 +8,7 @@ The course's first assignment, done right: Person, User, Worker, Movie and Score
   ``Schindler's List`` or ``'); DROP TABLE x;--`` is just text), returning a DataFrame;
 - ``remove``: only when every field given matches the stored row, otherwise
   :class:`MismatchError` naming the field that differs;
-- statistics returned as :class:`recsys.plots.Stat` (a DataFrame and a Figure).
+- their statistics (tables and figures) live in :mod:`recsys.stats`.
 
 What happens to dependents on ``remove`` is explicit: a person who is a user or a worker, and a
 user or movie that still has scores, are refused with :class:`HasDependentsError` unless
@@ -31,13 +31,12 @@ import pandas as pd
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from recsys import plots, rules
+from recsys import rules
 from recsys.datasets import GENRES
 from recsys.db.bulk import sync_identity
 from recsys.db.queries import genres_by_movie
 from recsys.errors import EntityError
-from recsys.plots import Stat
-from recsys.rules import WORKING_HOURS_RE, RuleError
+from recsys.rules import RuleError
 from recsys.schema import (
     GENERATED_ID_TABLES,
     Base,
@@ -115,17 +114,6 @@ def _ids(values: int | Iterable[int] | None) -> list[int] | None:
     if isinstance(values, int):
         return [values]
     return [int(v) for v in values]
-
-
-def _ranked(table: pd.DataFrame, key: str, value: str, title: str) -> Stat:
-    """Counts per category, largest first (ties by name), as a table and a horizontal bar."""
-    table = table.sort_values([value, key], ascending=[False, True], ignore_index=True)
-    return Stat(table, plots.bar(table, key, value, title, horizontal=True))
-
-
-def _birth_band(years: pd.Series, width: int) -> pd.Series:
-    start = (years // width) * width
-    return start.astype(str) + "-" + (start + width - 1).astype(str)
 
 
 class _Entity(Generic[M]):
@@ -292,15 +280,6 @@ class Persons(_Entity[Person]):
         self.session.execute(delete(Worker).where(Worker.id == id))
         self.session.execute(delete(User).where(User.id == id))
 
-    def by_birth_band_and_gender(self, width: int = 10) -> Stat:
-        """Persons per birth-year band (``width`` years) and gender."""
-        people = _frame(self.session, select(Person.birth_year, Person.gender))
-        people["band"] = _birth_band(people["birth_year"], width)
-        table = (people.groupby(["band", "gender"]).size().unstack(fill_value=0)
-                 .reindex(columns=["F", "M"], fill_value=0))
-        fig = plots.grouped_bar(table, "Persons by birth-year band and gender",
-                                "birth years", "persons")
-        return Stat(table.reset_index().rename_axis(columns=None), fig)
 
 
 def _person_filters(stmt: Select[Any], ids: Any, id_column: Any, name: str | None,
@@ -375,11 +354,6 @@ class Users(_Entity[User]):
     def _cascade(self, id: int) -> None:
         _delete_user_rows(self.session, id)
 
-    def by_occupation(self) -> Stat:
-        """Users per occupation, most common first."""
-        table = _frame(self.session, select(User.occupation, func.count().label("users"))
-                       .group_by(User.occupation))
-        return _ranked(table, "occupation", "users", "Users by occupation")
 
 
 class Workers(_Entity[Worker]):
@@ -424,28 +398,6 @@ class Workers(_Entity[Worker]):
             stmt = stmt.where(Worker.category == category.strip())
         return _frame(self.session, stmt)
 
-    def _by(self, column: Any, label: str) -> Stat:
-        table = _frame(self.session, select(column.label(label), func.count().label("workers"))
-                       .group_by(column))
-        return _ranked(table, label, "workers", f"Workers by {label}")
-
-    def by_position(self) -> Stat:
-        """Workers per position."""
-        return self._by(Worker.position, "position")
-
-    def by_category(self) -> Stat:
-        """Workers per category."""
-        return self._by(Worker.category, "category")
-
-    def by_working_hours(self) -> Stat:
-        """Workers per shift, normalised to ``HH-HH`` with the shift length in hours."""
-        workers = _frame(self.session, select(Worker.working_hours))
-        hours = workers["working_hours"].str.extract(WORKING_HOURS_RE).astype(int)
-        workers["shift"] = hours[0].map("{:02d}".format) + "-" + hours[1].map("{:02d}".format)
-        workers["hours"] = (hours[1] - hours[0]) % 24
-        table = (workers.groupby(["shift", "hours"]).size().rename("workers").reset_index()
-                 .sort_values(["workers", "shift"], ascending=[False, True], ignore_index=True))
-        return Stat(table, plots.bar(table, "shift", "workers", "Workers by working hours"))
 
 
 def _year_bounds(stmt: Select[Any], year_from: int | None, year_to: int | None) -> Select[Any]:
@@ -493,8 +445,9 @@ class Movies(_Entity[Movie]):
             return value or None
         return value
 
-    def _filtered(self, ids: Any, title: str | None, year_from: int | None,
+    def filtered_ids(self, ids: Any, title: str | None, year_from: int | None,
                   year_to: int | None, genres: Iterable[str] | None) -> Select[Any]:
+        """A query of the ids of the movies matching every filter given (see :meth:`find`)."""
         stmt = select(Movie.id)
         id_list = _ids(ids)
         if id_list is not None:
@@ -528,7 +481,7 @@ class Movies(_Entity[Movie]):
         Returns:
             Columns id, title, release_date, imdb_url, genres (list).
         """
-        wanted = self._filtered(ids, title, year_from, year_to, genres)
+        wanted = self.filtered_ids(ids, title, year_from, year_to, genres)
         stmt = (select(Movie.id, Movie.title, Movie.release_date, Movie.imdb_url)
                 .where(Movie.id.in_(wanted)).order_by(Movie.id).offset(offset))
         if limit is not None:
@@ -542,7 +495,7 @@ class Movies(_Entity[Movie]):
                        year_from: int | None = None, year_to: int | None = None,
                        genres: Iterable[str] | None = None) -> int:
         """How many movies :meth:`find` would return without paging."""
-        sub = self._filtered(ids, title, year_from, year_to, genres).subquery()
+        sub = self.filtered_ids(ids, title, year_from, year_to, genres).subquery()
         return int(self.session.execute(select(func.count()).select_from(sub)).scalar_one())
 
     def _dependents(self, id: int) -> dict[str, int]:
@@ -553,42 +506,6 @@ class Movies(_Entity[Movie]):
         self.session.execute(delete(Prediction).where(Prediction.movie_id == id))
         self.session.execute(delete(Score).where(Score.movie_id == id))
 
-    # -- statistics ----------------------------------------------------------------------------
-    def _dated(self, year_from: int | None = None, year_to: int | None = None,
-               genres: Iterable[str] | None = None) -> pd.DataFrame:
-        wanted = self._filtered(None, None, year_from, year_to, genres)
-        table = _frame(self.session, select(Movie.id, Movie.title, Movie.release_date)
-                       .where(Movie.id.in_(wanted), Movie.release_date.is_not(None)))
-        table["year"] = pd.to_datetime(table["release_date"]).dt.year
-        return table
-
-    def oldest_and_newest(self) -> Stat:
-        """The oldest and newest movie, against the distribution of release years."""
-        dated = self._dated().sort_values(["release_date", "id"])
-        table = pd.concat([dated.head(1).assign(which="oldest"),
-                           dated.tail(1).assign(which="newest")], ignore_index=True)
-        table = table[["which", "id", "title", "release_date"]]
-        per_year = dated.groupby("year").size().rename("movies").reset_index()
-        marks = [(pd.Timestamp(r.release_date).year, f"{r.which}: {r.title}")
-                 for r in table.itertuples()]
-        return Stat(table, plots.line(per_year, "year", "movies", "Release years", marks=marks))
-
-    def per_year(self, year_from: int | None = None, year_to: int | None = None,
-                 genres: Iterable[str] | None = None) -> Stat:
-        """Movies per release year, optionally within years and with all given genres."""
-        table = (self._dated(year_from, year_to, genres).groupby("year").size()
-                 .rename("movies").reset_index())
-        return Stat(table, plots.line(table, "year", "movies", "Movies per release year"))
-
-    def per_genre(self, year_from: int | None = None, year_to: int | None = None,
-                  genres: Iterable[str] | None = None) -> Stat:
-        """Movies per genre (a movie counts once for each of its genres)."""
-        wanted = self._filtered(None, None, year_from, year_to, genres)
-        table = _frame(self.session, select(Genre.name.label("genre"),
-                                            func.count().label("movies"))
-                       .join(movie_genres, movie_genres.c.genre_id == Genre.id)
-                       .where(movie_genres.c.movie_id.in_(wanted)).group_by(Genre.name))
-        return _ranked(table, "genre", "movies", "Movies per genre")
 
 
 class Scores(_Entity[Score]):
@@ -658,73 +575,6 @@ class Scores(_Entity[Score]):
             stmt = stmt.where(Score.rating <= int(rating_max))
         return _frame(self.session, stmt)
 
-    # -- statistics ----------------------------------------------------------------------------
-    def _user_movies(self, user_id: int) -> pd.DataFrame:
-        if self.session.get(User, int(user_id)) is None:
-            raise NotFoundError(f"user {user_id} does not exist")
-        return _frame(self.session, select(Score.movie_id, Score.rating, Movie.release_date)
-                      .join(Movie, Movie.id == Score.movie_id)
-                      .where(Score.user_id == int(user_id)))
-
-    def user_rating_by_year(self, user_id: int) -> Stat:
-        """One user's average rating per release year of the movies rated."""
-        rated = self._user_movies(user_id).dropna(subset=["release_date"])
-        rated["year"] = pd.to_datetime(rated["release_date"]).dt.year
-        table = (rated.groupby("year")["rating"].agg(["mean", "count"])
-                 .rename(columns={"mean": "mean_rating", "count": "ratings"}).reset_index())
-        return Stat(table, plots.line(table, "year", "mean_rating",
-                                      f"User {user_id}: average rating by release year"))
-
-    def user_rating_by_genre(self, user_id: int) -> Stat:
-        """One user's average rating per genre of the movies rated."""
-        self._user_movies(user_id)  # raises for an unknown user
-        table = _frame(self.session, select(Genre.name.label("genre"),
-                                            func.avg(Score.rating).label("mean_rating"),
-                                            func.count().label("ratings"))
-                       .join(movie_genres, movie_genres.c.movie_id == Score.movie_id)
-                       .join(Genre, Genre.id == movie_genres.c.genre_id)
-                       .where(Score.user_id == int(user_id)).group_by(Genre.name))
-        table["mean_rating"] = table["mean_rating"].astype(float)
-        table = table.sort_values(["mean_rating", "genre"], ascending=[False, True],
-                                  ignore_index=True)
-        return Stat(table, plots.bar(table, "genre", "mean_rating",
-                                     f"User {user_id}: average rating by genre",
-                                     horizontal=True))
-
-    def _mean_by(self, stmt: Select[Any], key: str, title: str,
-                 horizontal: bool = False) -> Stat:
-        table = _frame(self.session, stmt)
-        table = (table.groupby(key)["rating"].agg(["mean", "count"])
-                 .rename(columns={"mean": "mean_rating", "count": "ratings"}).reset_index())
-        return Stat(table, plots.bar(table, key, "mean_rating", title, horizontal=horizontal))
-
-    def rating_by_gender(self) -> Stat:
-        """Average rating by the rater's gender."""
-        return self._mean_by(select(Person.gender, Score.rating)
-                             .join(Person, Person.id == Score.user_id), "gender",
-                             "Average rating by gender")
-
-    def rating_by_birth_band(self, width: int = 20) -> Stat:
-        """Average rating by the rater's birth-year band (``width`` years)."""
-        table = _frame(self.session, select(Person.birth_year, Score.rating)
-                       .join(Person, Person.id == Score.user_id))
-        table["band"] = _birth_band(table["birth_year"], width)
-        table = (table.groupby("band")["rating"].agg(["mean", "count"])
-                 .rename(columns={"mean": "mean_rating", "count": "ratings"}).reset_index())
-        return Stat(table, plots.bar(table, "band", "mean_rating",
-                                     f"Average rating by {width}-year birth band"))
-
-    def rating_by_occupation(self) -> Stat:
-        """Average rating by the rater's occupation."""
-        return self._mean_by(select(User.occupation, Score.rating)
-                             .join(User, User.id == Score.user_id), "occupation",
-                             "Average rating by occupation", horizontal=True)
-
-    def rating_by_position(self) -> Stat:
-        """Average rating by the rater's position, for raters who are workers."""
-        return self._mean_by(select(Worker.position, Score.rating)
-                             .join(Worker, Worker.id == Score.user_id), "position",
-                             "Average rating by worker position", horizontal=True)
 
 
 class Entities:

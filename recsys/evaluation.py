@@ -26,6 +26,7 @@ import pandas as pd
 
 from recsys.datasets import Dataset
 from recsys.errors import UsageError
+from recsys.progress import Progress, reporter
 
 USER, ITEM, RATING, PREDICTION, RANK = "user_id", "movie_id", "rating", "predicted", "rank"
 RELEVANT_RATING = 4
@@ -400,7 +401,7 @@ class Comparison:
 
 def compare(factories: dict[str, Callable[[], Scorer]],
             splits: Iterator[tuple[pd.DataFrame, pd.DataFrame]], data: Dataset,
-            k: int = 10, progress: bool = True,
+            k: int = 10, progress: Progress = True,
             on_fit: Callable[[str, int, Scorer, pd.DataFrame, pd.DataFrame], None] | None = None
             ) -> Comparison:
     """Evaluate fresh scorers from each factory on each split.
@@ -409,16 +410,20 @@ def compare(factories: dict[str, Callable[[], Scorer]],
         on_fit: called with (name, fold, fitted scorer, train, test) after each evaluation,
             e.g. to keep the model's predictions.
     """
+    report = reporter(progress)
+    splits = list(splits)
     rows = []
     for fold, (train, test) in enumerate(splits):
         for name, factory in factories.items():
             scorer = factory()
             metrics = evaluate(scorer, train, test, data, k)
             rows.append({"model": name, "fold": fold, **metrics})
-            if progress:
-                print(f"fold {fold} {name:<12} rmse={metrics['rmse']:.4f} "
-                      f"ndcg@{k}={metrics[f'ndcg@{k}']:.4f} ({metrics['fit_seconds']:.1f} s)",
-                      flush=True)
+            if report is not None:
+                where = f"fold {fold}" if len(splits) > 1 else "holdout"
+                shown = [f"{key}={value:.4f}" for key, value in
+                         (("rmse", metrics["rmse"]), (f"ndcg@{k}", metrics[f"ndcg@{k}"]))
+                         if value == value]  # NaN: the scorer does not predict that
+                report(f"{where} {name:<12} {' '.join(shown)} ({metrics['fit_seconds']:.1f} s)")
             if on_fit is not None:
                 on_fit(name, fold, scorer, train, test)
     return Comparison(pd.DataFrame(rows))

@@ -43,6 +43,7 @@ from recsys.datasets import Dataset
 from recsys.errors import ModelError, ModelNotFound
 from recsys.evaluation import ease_weights, top_columns
 from recsys.features import FeatureEncoder
+from recsys.progress import Progress, reporter
 
 FORMAT_VERSION = 1
 
@@ -91,12 +92,11 @@ class ModelConfig:
 
 
 def _keras() -> Any:
-    """Import Keras lazily (TensorFlow is slow to import and not needed by every command)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import keras
+    """Import Keras lazily (TensorFlow is slow to import and not needed by every command),
+    without TensorFlow's native start-up lines."""
+    from recsys.quiet import import_keras
 
-    return keras
+    return import_keras()
 
 
 def _networks() -> dict[str, type]:
@@ -255,8 +255,9 @@ class Recommender:
 
     name = "recommender"
 
-    def __init__(self, config: ModelConfig | None = None) -> None:
+    def __init__(self, config: ModelConfig | None = None, progress: Progress = False) -> None:
         self.config = config or ModelConfig()
+        self.progress = progress
         self.network: Any = None
         self.history: pd.DataFrame = pd.DataFrame()
         self.metrics: dict[str, Any] = {}
@@ -290,13 +291,15 @@ class Recommender:
         return self._user_ids
 
     # -- training ------------------------------------------------------------------------------
-    def fit(self, scores: pd.DataFrame, data: Dataset, progress: bool = False) -> "Recommender":
+    def fit(self, scores: pd.DataFrame, data: Dataset,
+            progress: Progress | None = None) -> "Recommender":
         """Train on ``scores`` (scores.csv columns), with ``data`` as side information.
 
         Args:
             scores: the ratings to learn from (any split of the data).
             data: persons, users, workers and movies (its own scores are not used).
-            progress: print one line per epoch.
+            progress: one line per epoch: printed (True) or passed to a callable (e.g. the
+                pipeline's heartbeat); default: the ``progress`` given to the constructor.
 
         Returns:
             ``self``.
@@ -338,13 +341,18 @@ class Recommender:
             seen[u, m] = 1.0
             seen /= np.sqrt(np.maximum(seen.sum(axis=1, keepdims=True), 1.0))
         members = cfg.ensemble if cfg.kind == "hybrid" else 1
+        report = reporter(self.progress if progress is None else progress)
         self.networks, histories = [], []
         for member in range(members):
             keras.utils.set_random_seed(cfg.seed + member)
-            if progress and members > 1:
-                print(f"network {member + 1}/{members}", flush=True)
             net = self._build_network(n_users, n_movies, seen)
             callbacks = []
+            if report is not None:
+                label = f"network {member + 1}/{members}, " if members > 1 else ""
+                callbacks.append(keras.callbacks.LambdaCallback(
+                    on_epoch_end=lambda epoch, logs, label=label: report(
+                        f"{label}epoch {epoch + 1}: " + ", ".join(
+                            f"{k} {v:.4f}" for k, v in (logs or {}).items()))))
             validation = None
             if is_val.any():
                 validation = (x[is_val], r[is_val])
@@ -353,7 +361,7 @@ class Recommender:
                     mode="min"))
             fitted = net.fit(x[~is_val], r[~is_val], validation_data=validation,
                              batch_size=cfg.batch_size, epochs=cfg.max_epochs, shuffle=True,
-                             verbose=2 if progress else 0, callbacks=callbacks)
+                             verbose=0, callbacks=callbacks)
             history = pd.DataFrame(fitted.history).rename_axis("epoch").reset_index()
             history["epoch"] += 1
             histories.append(history.assign(network=member))

@@ -1,22 +1,40 @@
-"""Helpers for the notebooks: apply their parameters, record metrics for the pipeline summary,
-and call the API. Kept here so the notebooks hold narrative, parameters and calls only."""
+"""Helpers for the notebooks, so that the notebooks hold narrative, parameters and calls only.
+
+- :func:`setup` turns a notebook's parameters into :class:`~recsys.config.Settings` (paths
+  taken from the repository root, not from ``notebooks/``), fetching the data when the folder
+  has none;
+- ``ensure_*`` let every notebook stand on its own: what it needs and is quick to build (the
+  database, the vector indexes, a short training) is built, with one line saying so; what is
+  not stops the notebook with one line naming the notebook to run first (:class:`Stop`, shown
+  without a traceback);
+- :func:`record` and :func:`heartbeat` talk to the pipeline (metrics for the summary, a
+  progress line for the console); :func:`call` calls the API and shows status and JSON.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sys
+import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recsys.config import Settings, get_settings
+from recsys.config import Settings, absolute, absolute_sqlite_url, get_settings
+from recsys.errors import RecsysError
+
+#: Where the pipeline's console reads progress lines (inside the run folder).
+PROGRESS_FILE = "progress.log"
 
 
-def in_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules
+class Stop(RecsysError):
+    """Stops a notebook with one line (IPython shows ``_render_traceback_`` instead of a
+    traceback)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\u26d4 {self}"]
 
 
 def project_root() -> Path:
@@ -42,12 +60,22 @@ def show_figures_inline() -> None:
         Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight", dpi=90))
 
 
+def _display_options() -> None:
+    """Tables as a reader wants them: whole texts (no "kept with the date un..."), three
+    decimals."""
+    import pandas as pd
+
+    pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.width", 160)
+
+
 def setup(data_dir: str = "", var_dir: str = "", database_url: str = "",
           vector_backend: str = "", synthetic: bool = False, seed: int | None = None,
           fetch: bool = True) -> Settings:
-    """Turn a notebook's parameters into settings, exported as ``RECSYS_*`` variables so that
-    every call (and any subprocess) agrees. Empty parameters keep the environment's values;
-    relative paths are taken from the project root, not from ``notebooks/``.
+    """Settings for a notebook: its parameters on top of the environment (``RECSYS_*`` and
+    the repository's ``.env``). Empty parameters keep the environment's values; relative paths
+    are taken from the repository root.
 
     Args:
         synthetic: write a small synthetic dataset under ``<var_dir>/synthetic_data`` and use
@@ -55,38 +83,188 @@ def setup(data_dir: str = "", var_dir: str = "", database_url: str = "",
         fetch: download the CSVs when the data folder has none (Colab, a fresh machine).
     """
     show_figures_inline()
+    _display_options()
     root = project_root()
-
-    def absolute(value: str, env: str, default: str) -> str:
-        chosen = value or os.environ.get(env) or default
-        path = Path(chosen)
-        return str(path if path.is_absolute() else (root / path).resolve())
-
-    os.environ["RECSYS_VAR_DIR"] = absolute(var_dir, "RECSYS_VAR_DIR", "var")
+    settings = get_settings(env_file=root / ".env", base=root)
+    changes: dict[str, Any] = {}
+    if var_dir:
+        changes["var_dir"] = absolute(var_dir, root)
+        if not database_url and settings.database_url.endswith(
+                str(settings.var_dir / "recsys.db")):
+            changes["database_url"] = f"sqlite:///{changes['var_dir'] / 'recsys.db'}"
     if database_url:
-        os.environ["RECSYS_DATABASE_URL"] = database_url
+        changes["database_url"] = absolute_sqlite_url(database_url, root)
     if vector_backend:
-        os.environ["RECSYS_VECTOR_BACKEND"] = vector_backend
+        changes["vector_backend"] = vector_backend
     if seed is not None:
-        os.environ["RECSYS_SEED"] = str(seed)
+        changes["seed"] = int(seed)
+    if data_dir:
+        changes["data_dir"] = absolute(data_dir, root)
+    settings = settings.replace(**changes) if changes else settings
     if synthetic:
         from recsys import datasets
 
-        folder = Path(os.environ["RECSYS_VAR_DIR"]) / "synthetic_data"
+        folder = settings.var_dir / "synthetic_data"
         if datasets.missing_files(folder):
             datasets.save(datasets.synthetic(n_users=120, n_movies=150, ratings_per_user=30,
                                              seed=7), folder)
-        os.environ["RECSYS_DATA_DIR"] = str(folder)
-    else:
-        os.environ["RECSYS_DATA_DIR"] = absolute(data_dir, "RECSYS_DATA_DIR", "datasets")
-    settings = get_settings(env_file=str(root / ".env"))
-    if fetch and not synthetic:
+        settings = settings.replace(data_dir=folder)
+    elif fetch:
         from recsys import datasets
 
         if datasets.missing_files(settings.data_dir):
+            print(f"No course CSVs in {settings.data_dir}: fetching MovieLens 100K and "
+                  "synthesising the course additions (names, workers)...")
             datasets.fetch(settings.data_dir, seed=settings.seed)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     return settings
+
+
+def describe(settings: Settings, synthetic: bool = False) -> Any:
+    """What this notebook works on, as a small table: the data (and what in it is
+    synthesised), the database (password hidden), the vector store and the local state."""
+    import pandas as pd
+
+    from recsys import datasets
+    from recsys.db.engine import masked
+
+    data = ("a small synthetic dataset (every name, rating and date invented)" if synthetic
+            else datasets.provenance(settings.data_dir))
+    rows = {"data": f"{settings.data_dir}: {data}",
+            "database": masked(settings.database_url),
+            "vector store": settings.vector_backend,
+            "local state (var)": str(settings.var_dir)}
+    return pd.DataFrame({"": list(rows.values())}, index=list(rows))
+
+
+def peek(data_dir: str | Path, rows: int = 3) -> None:
+    """Show the first rows of each CSV as it is on disk, with its name and number of lines."""
+    import pandas as pd
+    from IPython.display import Markdown, display
+
+    from recsys import datasets
+
+    for name in datasets.FILES.values():
+        path = Path(data_dir) / name
+        with path.open("rb") as handle:
+            lines = sum(1 for _ in handle) - 1
+        head = pd.read_csv(path, nrows=rows, dtype=str, keep_default_na=False)
+        head.columns = ["(no name)" if str(c).startswith("Unnamed: ") else c
+                        for c in head.columns]
+        display(Markdown(f"**{name}** ({lines:,} rows)"), head)
+
+
+def scratch_user(settings: Settings) -> int:
+    """A throwaway user (and person) to write through the API without touching real users;
+    remove it with :func:`remove_scratch_user`."""
+    from recsys import db
+    from recsys.entities import Entities
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        with db.session_scope(engine) as session:
+            entities = Entities(session)
+            person = entities.persons.add("Notebook Scratch User", 1990, "F", "00000")
+            entities.users.add(id=person, occupation="other")
+    finally:
+        engine.dispose()
+    return person
+
+
+def remove_scratch_user(settings: Settings, user_id: int) -> None:
+    """Delete the scratch user, its person and everything it wrote."""
+    from recsys import db
+    from recsys.entities import Entities
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        with db.session_scope(engine) as session:
+            entities = Entities(session)
+            person = {k: v for k, v in entities.persons.get(user_id).items() if k != "id"}
+            entities.persons.remove(user_id, cascade=True, **person)
+    finally:
+        engine.dispose()
+
+
+# -- standing alone -----------------------------------------------------------------------------
+
+
+def ensure_data(settings: Settings) -> None:
+    """The database holds the data; when it does not, ingest the CSVs now (about a second)."""
+    from recsys import datasets, db
+    from recsys.errors import DatabaseError
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.require_data(engine)
+        if db.table_counts(engine)["scores"]:
+            return
+    except DatabaseError as exc:
+        if "cannot connect" in str(exc) or "refused" in str(exc):
+            raise Stop(str(exc)) from None
+    finally:
+        engine.dispose()
+    print("The database is empty: ingesting the CSVs now (what notebook 01 does).")
+    result = datasets.load(settings.data_dir, report_dir=settings.reports_dir)
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.ingest(result.dataset, engine)
+    finally:
+        engine.dispose()
+
+
+def ensure_model(settings: Settings, data: Any, epochs: int = 3) -> Any:
+    """The latest trained model; when there is none, a quick one is trained now (one network,
+    a few epochs: notebook 04 trains the real one) and saved."""
+    from recsys.errors import ModelNotFound
+    from recsys.model import ModelConfig, Recommender
+
+    try:
+        return Recommender.load(settings.model_dir, data=data)
+    except ModelNotFound:
+        pass
+    except RecsysError as exc:
+        raise Stop(f"{exc} (or run notebook 04_training again)") from None
+    print(f"No trained model yet: training a quick one now ({epochs} epochs, one network; "
+          "notebook 04_training trains the real one).")
+    from recsys import training
+
+    config = ModelConfig(max_epochs=epochs, ensemble=1, seed=settings.seed)
+    model, _ = training.train(data, settings.model_dir, config, holdout=0, progress=False)
+    return model
+
+
+def ensure_vectors(settings: Settings, data: Any, model: Any) -> Any:
+    """The vector store, with content and learned vectors indexed (built now if missing)."""
+    from recsys import embeddings
+    from recsys.vectors import open_store
+
+    store = open_store(settings)
+    try:
+        indexed = store.exists("movies_learned") and store.exists("movies_content")
+    except RecsysError as exc:
+        raise Stop(f"the vector store is unavailable: {exc}") from None
+    if not indexed:
+        print("No vectors indexed yet: indexing content and learned vectors now "
+              "(what notebooks 03 and 04 do).")
+        embeddings.index_all(data, store, model)
+    return store
+
+
+def require_predictions(settings: Settings) -> None:
+    """Stop unless batch predictions are stored."""
+    from recsys import db
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        if not db.table_counts(engine)["predictions"]:
+            raise Stop("no batch predictions stored yet: run notebook 05_batch_prediction "
+                       "first (or `recsys predict`)")
+    finally:
+        engine.dispose()
+
+
+# -- talking to the pipeline ---------------------------------------------------------------------
 
 
 def record(run_dir: str, notebook: str, **metrics: Any) -> None:
@@ -100,14 +278,101 @@ def record(run_dir: str, notebook: str, **metrics: Any) -> None:
     path.write_text(json.dumps(current, indent=2, default=str))
 
 
+def heartbeat(run_dir: str, message: str) -> None:
+    """One progress line for the pipeline's console (no-op outside a pipeline run)."""
+    if not run_dir:
+        return
+    with (Path(run_dir) / PROGRESS_FILE).open("a", encoding="utf-8") as out:
+        out.write(f"{time.time():.3f} {message}\n")
+
+
+def progress(run_dir: str) -> Any:
+    """Where a long computation's progress lines go: in a pipeline run, to the console's
+    heartbeat; in an interactive notebook, to one line under the cell that keeps updating
+    (rather than a screenful of epochs)."""
+    if run_dir:
+        return lambda line: heartbeat(run_dir, line)
+    try:
+        from IPython.display import display
+    except ImportError:
+        return True
+    handle = display("starting...", display_id=True)
+    return lambda line: handle.update(line) if handle is not None else None
+
+
+# -- calling the API -----------------------------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    """An API answer: status code and parsed JSON body, shown as both."""
+
+    status: int
+    body: Any
+
+    def __iter__(self) -> Any:  # ``status, body = call(...)`` keeps working
+        return iter((self.status, self.body))
+
+    def _repr_markdown_(self) -> str:
+        text = json.dumps(self.body, indent=2, ensure_ascii=False)
+        if len(text) > 4000:
+            text = text[:4000] + "\n... (cut)"
+        return f"**HTTP {self.status}**\n```json\n{text}\n```"
+
+    def __repr__(self) -> str:
+        return f"HTTP {self.status}\n{json.dumps(self.body, indent=2, ensure_ascii=False)}"
+
+
 def call(url: str, method: str = "GET", body: dict[str, Any] | None = None,
-         timeout: float = 30.0) -> tuple[int, Any]:
-    """One HTTP request to the API: (status, parsed JSON body), error statuses included."""
+         timeout: float = 30.0) -> Answer:
+    """One HTTP request to the API: status and parsed JSON body, error statuses included."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return Answer(response.status, json.loads(response.read() or b"null"))
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        return Answer(exc.code, json.loads(exc.read() or b"null"))
+
+
+# -- keeping the notebooks' repository address in step ------------------------------------------
+
+
+def repository_url(pyproject: str | Path | None = None) -> str:
+    """The repository address declared in pyproject.toml (``[project.urls] Repository``)."""
+    import tomllib
+
+    path = Path(pyproject) if pyproject else project_root() / "pyproject.toml"
+    return str(tomllib.loads(path.read_text())["project"]["urls"]["Repository"]).rstrip("/")
+
+
+def stamp_repository(notebooks_dir: str | Path, url: str) -> list[Path]:
+    """Point every notebook's Colab badge and ``repo_url`` parameter at ``url``; returns the
+    notebooks changed. Run after changing ``[project.urls] Repository``."""
+    import re
+
+    import nbformat
+
+    changed = []
+    github = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
+    colab = re.compile(r"(colab\.research\.google\.com/github/)[\w.-]+/[\w.-]+(/blob/)")
+    slug = url.removeprefix("https://github.com/")
+    for path in sorted(Path(notebooks_dir).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        before = [cell.source for cell in nb.cells]
+        for cell in nb.cells:
+            cell.source = colab.sub(rf"\g<1>{slug}\g<2>", cell.source)
+            if "repo_url" in cell.source:
+                cell.source = github.sub(url, cell.source)
+        if [cell.source for cell in nb.cells] != before:
+            nbformat.write(nb, path)
+            changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":  # python -m recsys.notebook: stamp the notebooks from pyproject
+    from recsys.pipeline import find_notebooks_dir
+
+    for stamped in stamp_repository(find_notebooks_dir(), repository_url()):
+        print(f"stamped {stamped}")

@@ -4,20 +4,36 @@ Each run writes ``runs/<timestamp>/``: the executed notebooks, ``metrics/<notebo
 (what each notebook records through :func:`recsys.notebook.record`), and a summary
 (``summary.json`` and ``summary.md``) with the status and duration of every notebook. The run
 stops at the first failure and says which notebook and which cell failed.
+
+The console gets one line when a notebook starts and one when it ends (name, status,
+seconds), and, during long cells, a heartbeat: the latest line a notebook sent through
+:func:`recsys.notebook.heartbeat` (e.g. the epoch and validation loss), at most every
+:data:`HEARTBEAT_SECONDS`. Papermill's progress bars and the kernel machinery's log lines stay
+out of it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from recsys.notebook import PROGRESS_FILE
 
 NOTEBOOKS = ("01_ingestion", "02_entities", "03_embeddings", "04_training",
              "05_batch_prediction", "06_kmeans", "07_api_smoke")
 DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+HEARTBEAT_SECONDS = 20.0
+#: The kernel keeps its own log lines (start-up, transport, shutdown) off the console; what a
+#: cell prints or raises still goes into the executed notebook.
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
+#: Loggers of the machinery under papermill (kernel start-up, transport warnings).
+QUIET_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
 
 
 def find_notebooks_dir() -> Path:
@@ -76,6 +92,53 @@ def _write_summary(result: RunResult, parameters: dict[str, Any]) -> None:
     (result.run_dir / "summary.md").write_text(_summary_markdown(result, parameters))
 
 
+class Heartbeat:
+    """Prints the newest line of ``progress.log`` while a notebook runs, at most every
+    ``every`` seconds (a background thread; :meth:`stop` ends it)."""
+
+    def __init__(self, path: Path, name: str, say: Callable[[str], None],
+                 every: float = HEARTBEAT_SECONDS) -> None:
+        self.path, self.name, self.say, self.every = path, name, say, every
+        self._offset = path.stat().st_size if path.is_file() else 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"heartbeat-{name}")
+
+    def start(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def _latest(self) -> str | None:
+        if not self.path.is_file():
+            return None
+        with self.path.open(encoding="utf-8") as lines:
+            lines.seek(self._offset)
+            fresh = lines.read()
+            self._offset = lines.tell()
+        messages = [line.split(" ", 1)[1] for line in fresh.splitlines() if " " in line]
+        return messages[-1] if messages else None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            message = self._latest()
+            if message:
+                self.say(f"  {self.name:<22} … {message}")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _quiet_machinery() -> dict[str, int]:
+    """Silence papermill's and the kernel client's log lines; returns the levels to restore."""
+    levels = {}
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        levels[name] = logger.level
+        logger.setLevel(logging.ERROR)
+    return levels
+
+
 def run(parameters: dict[str, Any] | None = None, notebooks: tuple[str, ...] = NOTEBOOKS,
         notebooks_dir: str | os.PathLike[str] | None = None,
         runs_dir: str | os.PathLike[str] = "runs", kernel: str = "python3",
@@ -89,7 +152,7 @@ def run(parameters: dict[str, Any] | None = None, notebooks: tuple[str, ...] = N
         notebooks_dir: where the notebooks are (default: the repository's ``notebooks/``).
         runs_dir: parent of the per-run folder.
         kernel: Jupyter kernel name.
-        progress: show papermill's per-cell progress bar.
+        progress: print a line when each notebook starts and ends, and heartbeats.
 
     Returns:
         The run folder, per-notebook status and durations, and the recorded metrics.
@@ -99,6 +162,10 @@ def run(parameters: dict[str, Any] | None = None, notebooks: tuple[str, ...] = N
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    def say(line: str) -> None:
+        if progress:
+            print(line, flush=True)
 
     source = Path(notebooks_dir) if notebooks_dir else find_notebooks_dir()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -110,29 +177,43 @@ def run(parameters: dict[str, Any] | None = None, notebooks: tuple[str, ...] = N
     (run_dir / "metrics").mkdir(parents=True)
     given = dict(parameters or {})
     result = RunResult(run_dir.resolve())
-    for name in notebooks:
-        path = source / f"{name}.ipynb"
-        if not path.is_file():
-            raise PipelineError(f"notebook {path} does not exist", result.run_dir)
-        declared = _parameters_of(path)
-        values = {k: v for k, v in given.items() if k in declared}
-        if "run_dir" in declared:
-            values["run_dir"] = str(result.run_dir)
-        start = time.perf_counter()
-        try:
-            papermill.execute_notebook(str(path), str(run_dir / f"{name}.ipynb"),
-                                       parameters=values, kernel_name=kernel,
-                                       cwd=str(source), progress_bar=progress)
-        except PapermillExecutionError as exc:
-            result.steps.append({"notebook": name, "status": "failed",
-                                 "seconds": time.perf_counter() - start,
-                                 "cell": exc.exec_count, "error": f"{exc.ename}: {exc.evalue}"})
-            _write_summary(result, given)
-            raise PipelineError(
-                f"notebook {name} failed in cell {exc.exec_count} "
-                f"({exc.ename}: {exc.evalue}); executed copy: {run_dir / (name + '.ipynb')}",
-                result.run_dir) from None
-        result.steps.append({"notebook": name, "status": "ok",
-                             "seconds": round(time.perf_counter() - start, 2)})
+    levels = _quiet_machinery()
+    try:
+        for name in notebooks:
+            path = source / f"{name}.ipynb"
+            if not path.is_file():
+                raise PipelineError(f"notebook {path} does not exist", result.run_dir)
+            declared = _parameters_of(path)
+            values = {k: v for k, v in given.items() if k in declared}
+            if "run_dir" in declared:
+                values["run_dir"] = str(result.run_dir)
+            say(f"  {name:<22} running")
+            beat = Heartbeat(result.run_dir / PROGRESS_FILE, name, say).start()
+            start = time.perf_counter()
+            try:
+                papermill.execute_notebook(str(path), str(run_dir / f"{name}.ipynb"),
+                                           parameters=values, kernel_name=kernel,
+                                           cwd=str(source), progress_bar=False,
+                                           log_output=False, extra_arguments=KERNEL_ARGS)
+            except PapermillExecutionError as exc:
+                seconds = time.perf_counter() - start
+                result.steps.append({"notebook": name, "status": "failed",
+                                     "seconds": round(seconds, 2), "cell": exc.exec_count,
+                                     "error": f"{exc.ename}: {exc.evalue}"})
+                say(f"  {name:<22} failed {seconds:7.1f} s")
+                _write_summary(result, given)
+                raise PipelineError(
+                    f"notebook {name} failed in cell {exc.exec_count} "
+                    f"({exc.ename}: {exc.evalue}); executed copy: "
+                    f"{run_dir / (name + '.ipynb')}", result.run_dir) from None
+            finally:
+                beat.stop()
+            seconds = time.perf_counter() - start
+            result.steps.append({"notebook": name, "status": "ok",
+                                 "seconds": round(seconds, 2)})
+            say(f"  {name:<22} ok     {seconds:7.1f} s")
+    finally:
+        for logger_name, level in levels.items():
+            logging.getLogger(logger_name).setLevel(level)
     _write_summary(result, given)
     return result

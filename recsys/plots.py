@@ -2,15 +2,22 @@
 
 Figures are built with :class:`matplotlib.figure.Figure` directly, never through ``pyplot``:
 no global state, no ``plt.show()``, safe in tests, servers and headless papermill runs.
-Jupyter displays a returned Figure as an image.
+Jupyter displays a returned Figure as an image. Conventions: averages are shown with how many
+ratings they rest on (a mean of three ratings is not a finding), bars are sorted by value,
+comparisons say whether lower or higher is better, and legends stay off the data.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+BLUE, RED, GREEN, GREY = "#4C72B0", "#C44E52", "#55A868", "#8C8C8C"
+#: Averages resting on fewer ratings than this are drawn faded and flagged.
+FEW = 50
 
 
 class Stat(NamedTuple):
@@ -20,7 +27,7 @@ class Stat(NamedTuple):
     figure: Figure
 
 
-def _figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, object]:
+def _figure(width: float = 7.0, height: float = 4.0) -> tuple[Figure, Any]:
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.add_subplot()
 
@@ -32,12 +39,12 @@ def bar(table: pd.DataFrame, x: str, y: str, title: str, xlabel: str | None = No
     fig, ax = _figure(7.0, height)
     labels = table[x].astype(str)
     if horizontal:
-        ax.barh(labels, table[y], color="#4C72B0")
+        ax.barh(labels, table[y], color=BLUE)
         ax.invert_yaxis()
         ax.set_xlabel(ylabel or y)
         ax.set_ylabel(xlabel or x)
     else:
-        ax.bar(labels, table[y], color="#4C72B0")
+        ax.bar(labels, table[y], color=BLUE)
         ax.set_xlabel(xlabel or x)
         ax.set_ylabel(ylabel or y)
         if len(table) > 12:
@@ -46,19 +53,65 @@ def bar(table: pd.DataFrame, x: str, y: str, title: str, xlabel: str | None = No
     return fig
 
 
-def line(table: pd.DataFrame, x: str, y: str, title: str, xlabel: str | None = None,
-         ylabel: str | None = None, marks: Sequence[tuple[float, str]] = ()) -> Figure:
-    """A line chart with points, optionally with labelled vertical marks."""
+def mean_bars(table: pd.DataFrame, key: str, title: str, mean: str = "mean_rating",
+              count: str = "ratings", overall: float | None = None) -> Figure:
+    """Average ratings per group, best first, each bar labelled with its number of ratings;
+    groups with fewer than :data:`FEW` ratings are faded (their average is fragile)."""
+    table = table.sort_values([mean, key], ascending=[False, True])
+    fig, ax = _figure(7.0, max(3.0, 0.32 * len(table) + 1.0))
+    labels = table[key].astype(str)
+    colors = [BLUE if n >= FEW else "#B8C7E0" for n in table[count]]
+    ax.barh(labels, table[mean], color=colors)
+    ax.invert_yaxis()
+    low = max(0.0, float(table[mean].min()) - 0.5)
+    ax.set_xlim(low, min(5.0, float(table[mean].max()) + 0.45))
+    for position, (value, n) in enumerate(zip(table[mean], table[count])):
+        ax.annotate(f"{value:.2f}  (n={n:,})", (value, position), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    if overall is not None:
+        ax.axvline(overall, color=RED, linestyle="--", linewidth=1,
+                   label=f"all ratings: {overall:.2f}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set(title=title, xlabel=f"average rating (axis starts at {low:.1f}; faded: fewer "
+                                f"than {FEW} ratings)")
+    return fig
+
+
+def points(table: pd.DataFrame, x: str, y: str, title: str, size: str | None = None,
+           xlabel: str | None = None, ylabel: str | None = None) -> Figure:
+    """Points (no line through sparse x values), optionally sized by a count column."""
     fig, ax = _figure()
-    ax.plot(table[x], table[y], marker="o", markersize=3, color="#4C72B0")
-    for position, label in marks:
-        ax.axvline(position, color="#C44E52", linestyle="--", linewidth=1)
-        ax.annotate(label, (position, ax.get_ylim()[1]), rotation=90, va="top", ha="right",
-                    fontsize=8, color="#C44E52")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(ylabel or y)
+    sizes = 12 + 8 * table[size].to_numpy() if size else 20
+    ax.scatter(table[x], table[y], s=sizes, color=BLUE, alpha=0.7)
+    ax.set(title=title, xlabel=xlabel or x, ylabel=ylabel or y)
+    if size:
+        ax.annotate(f"point size: number of {size}", (0.01, 0.01),
+                    xycoords="axes fraction", fontsize=8, color=GREY)
     ax.grid(alpha=0.3)
+    return fig
+
+
+def line(table: pd.DataFrame, x: str, y: str, title: str, xlabel: str | None = None,
+         ylabel: str | None = None) -> Figure:
+    """A line chart with points."""
+    fig, ax = _figure()
+    ax.plot(table[x], table[y], marker="o", markersize=3, color=BLUE)
+    ax.set(title=title, xlabel=xlabel or x, ylabel=ylabel or y)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def decades(years: pd.Series, extremes: pd.DataFrame, title: str) -> Figure:
+    """Movies per release decade, the oldest and newest movie named in the legend."""
+    per_decade = (years // 10 * 10).value_counts().sort_index()
+    fig, ax = _figure(7.0, 3.6)
+    ax.bar([f"{d}s" for d in per_decade.index], per_decade.to_numpy(), color=BLUE)
+    for row, color in zip(extremes.itertuples(), (GREEN, RED)):
+        decade = f"{int(row.year) // 10 * 10}s"
+        named = row.title if str(row.year) in str(row.title) else f"{row.title} ({row.year})"
+        ax.bar([decade], [0], color=color, label=f"{row.which}: {named}")
+    ax.set(title=title, xlabel="release decade", ylabel="movies")
+    ax.legend(fontsize=8, loc="upper left")
     return fig
 
 
@@ -72,56 +125,107 @@ def grouped_bar(pivot: pd.DataFrame, title: str, xlabel: str, ylabel: str) -> Fi
         ax.bar([p + i * width - 0.4 + width / 2 for p in positions], pivot[column],
                width=width, label=str(column))
     ax.set_xticks(list(positions), [str(v) for v in pivot.index], rotation=45, ha="right")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend()
     return fig
 
 
-def metric_bars(summary: pd.DataFrame, metrics: Sequence[str]) -> Figure:
-    """One panel per metric, one bar per model (models without the metric are skipped)."""
-    fig = Figure(figsize=(4.2 * len(metrics), 3.8), layout="constrained")
+#: Whether a lower or a higher value of a metric is better.
+LOWER_IS_BETTER = ("rmse", "mae", "fit_seconds")
+
+
+def metric_bars(summary: pd.DataFrame, metrics: Sequence[str],
+                highlight: Sequence[str] = ("model",)) -> Figure:
+    """One panel per metric, one bar per model, the axis zoomed on the values (a 0.898 and
+    a 0.943 must not look equal), each title saying which way is better."""
+    fig = Figure(figsize=(4.4 * len(metrics), 3.9), layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
-        values = summary[metric].dropna()
-        colors = ["#C44E52" if name == "model" else "#4C72B0" for name in values.index]
+        values = summary[metric].dropna().astype(float)
+        lower = any(metric.startswith(m) for m in LOWER_IS_BETTER)
+        values = values.sort_values(ascending=lower)
+        colors = [RED if name in highlight else BLUE for name in values.index]
         ax.bar([str(i) for i in values.index], values.to_numpy(), color=colors)
-        ax.set_title(metric)
+        span = float(values.max() - values.min()) or abs(float(values.max())) or 1.0
+        ax.set_ylim(max(0.0, float(values.min()) - 0.35 * span),
+                    float(values.max()) + 0.2 * span)
+        ax.set_title(f"{metric} ({'lower' if lower else 'higher'} is better)")
         ax.tick_params(axis="x", labelrotation=45)
         for x, v in enumerate(values.to_numpy()):
             ax.annotate(f"{v:.3f}", (x, v), ha="center", va="bottom", fontsize=8)
+        ax.annotate("axis does not start at 0", (0.99, 0.98), xycoords="axes fraction",
+                    ha="right", va="top", fontsize=7, color=GREY)
     return fig
 
 
-def training_curves(history: pd.DataFrame) -> Figure:
-    """Training and validation RMSE per epoch, one line pair per ensemble network."""
+def training_curves(history: pd.DataFrame, metric: str = "rmse") -> Figure:
+    """Training (dashed) and validation (solid) ``metric`` per epoch, one colour per network,
+    a star on each network's best validation epoch (the weights it keeps)."""
     fig, ax = _figure()
-    groups = history.groupby("network") if "network" in history else [(0, history)]
-    for network, part in groups:
-        ax.plot(part["epoch"], part["rmse"], linestyle="--", label=f"train, net {network}")
-        if "val_rmse" in part:
-            ax.plot(part["epoch"], part["val_rmse"], marker="o", markersize=3,
-                    label=f"validation, net {network}")
-    ax.set(title="Training curves", xlabel="epoch", ylabel="RMSE")
+    groups = list(history.groupby("network")) if "network" in history else [(0, history)]
+    palette = [BLUE, RED, GREEN, "#8172B2", "#CCB974", "#64B5CD"]
+    for (network, part), color in zip(groups, palette * 3):
+        ax.plot(part["epoch"], part[metric], linestyle="--", color=color, alpha=0.6,
+                label=f"network {network}: training")
+        validation = f"val_{metric}"
+        if validation in part:
+            ax.plot(part["epoch"], part[validation], marker="o", markersize=3, color=color,
+                    label=f"network {network}: validation")
+            best = part.loc[part[validation].idxmin()]
+            ax.scatter([best["epoch"]], [best[validation]], marker="*", s=160, color=color,
+                       edgecolor="black", zorder=5)
+    ax.set(title=f"Training curves ({metric.upper()}, lower is better; \u2605 best "
+                 "validation epoch, kept)", xlabel="epoch", ylabel=metric.upper())
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")
     return fig
 
 
-def projection(vectors: pd.DataFrame, labels: pd.Series, title: str) -> Figure:
-    """Rows of ``vectors`` on their first two principal components, coloured by label."""
+def prediction_histogram(predicted: np.ndarray, actual: np.ndarray | None = None) -> Figure:
+    """Predicted ratings as a histogram (density), over the share of actual ratings per star
+    drawn as outlined one-star bars (same units: share per star)."""
+    fig, ax = _figure(7.0, 3.6)
+    bins = np.linspace(0.75, 5.25, 37)
+    ax.hist(np.asarray(predicted), bins=bins, color=BLUE, alpha=0.75, density=True,
+            label="predicted ratings")
+    if actual is not None:
+        values, counts = np.unique(np.asarray(actual), return_counts=True)
+        ax.bar(values, counts / counts.sum(), width=0.96, fill=False, edgecolor=RED,
+               linewidth=1.5, label="actual ratings (share per star)")
+    ax.set(title="Predicted ratings span the whole scale, 5 included", xlabel="rating",
+           ylabel="share per star")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def projection(vectors: pd.DataFrame, labels: pd.Series, title: str, top: int = 8) -> Figure:
+    """Rows of ``vectors`` on their first two principal components, coloured by the ``top``
+    most common labels (the rest grey as "other"), the legend beside the plot."""
     from sklearn.decomposition import PCA
 
     array = vectors.to_numpy(dtype=float)
     norms = (array ** 2).sum(axis=1, keepdims=True) ** 0.5
     xy = PCA(n_components=2, random_state=0).fit_transform(array / (norms + 1e-12))
-    fig = Figure(figsize=(6.5, 5), layout="constrained")
+    fig = Figure(figsize=(8.0, 5.0), layout="constrained")
     ax = fig.add_subplot()
     aligned = labels.reindex(vectors.index).fillna("other").astype(str)
-    for label in aligned.value_counts().index[:10]:
+    common = list(aligned.value_counts().index[:top])
+    aligned = aligned.where(aligned.isin(common), "other")
+    other = (aligned == "other").to_numpy()
+    ax.scatter(xy[other, 0], xy[other, 1], s=6, alpha=0.35, color="#BBBBBB", label="other")
+    for label in common:
         mask = (aligned == label).to_numpy()
-        ax.scatter(xy[mask, 0], xy[mask, 1], s=7, alpha=0.7, label=label)
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=8, alpha=0.75, label=label)
     ax.set(title=title, xlabel="PC1", ylabel="PC2")
-    ax.legend(fontsize=7, markerscale=2)
+    ax.legend(fontsize=8, markerscale=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return fig
+
+
+def count_bars(counts: pd.Series, title: str, xlabel: str, ylabel: str = "count") -> Figure:
+    """Counts per value (e.g. ratings per star), each bar labelled."""
+    fig, ax = _figure(6.0, 3.4)
+    ax.bar([str(i) for i in counts.index], counts.to_numpy(), color=BLUE)
+    for x, v in enumerate(counts.to_numpy()):
+        ax.annotate(f"{v:,}", (x, v), ha="center", va="bottom", fontsize=8)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return fig

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,36 +16,24 @@ import numpy as np
 import pandas as pd
 
 from recsys import evaluation as ev
+from recsys import registry
 from recsys.datasets import Dataset
 from recsys.errors import UsageError
 from recsys.model import ModelConfig, Recommender
+from recsys.progress import Progress, reporter
 
-BASELINES = ("global_mean", "biases", "popularity", "ease", "reference")
-
-
-def factories(config: ModelConfig, names: tuple[str, ...] = ("model", *BASELINES)
-              ) -> dict[str, Callable[[], ev.Scorer]]:
-    """Fresh-scorer factories by name: the model and the baselines, in a fixed order."""
-    reference = dataclasses.replace(config, kind="reference")
-    available: dict[str, Callable[[], Any]] = {
-        "model": lambda: Recommender(config),
-        "global_mean": ev.GlobalMean,
-        "biases": ev.Biases,
-        "popularity": ev.Popularity,
-        "ease": ev.EASE,
-        "reference": lambda: Recommender(reference),
-    }
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        raise UsageError(f"unknown model(s) {unknown}; choose from {list(available)}")
-    return {name: available[name] for name in names}
+BASELINES = registry.BASELINES
+QUICK_BASELINES = registry.QUICK
 
 
-QUICK_BASELINES = ("model", "global_mean", "biases", "popularity", "ease")
+def factories(config: ModelConfig, names: tuple[str, ...] = tuple(registry.SCORERS),
+              progress: Progress = False) -> dict[str, Callable[[], ev.Scorer]]:
+    """Fresh-scorer factories by name (see :mod:`recsys.registry`)."""
+    return registry.factories(config, names, progress)
 
 
 def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = None,
-          holdout: float = 0.1, k: int = 10, progress: bool = True,
+          holdout: float = 0.1, k: int = 10, progress: Progress = True,
           names: tuple[str, ...] = QUICK_BASELINES) -> tuple[Recommender, dict[str, Any]]:
     """Fit on all of ``data.scores`` and save; metrics come from a seeded holdout first.
 
@@ -57,26 +44,26 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         holdout: share of ratings held out to measure the model and the quick baselines
             (0 skips it and saves only training figures).
         k: cut-off for ranking metrics.
-        progress: print progress.
+        progress: progress lines (one per stage, fold and epoch): printed, or handed to a
+            callable.
         names: what the holdout compares (add ``reference`` for the original architecture).
 
     Returns:
         (the model trained on everything, the metrics saved with it).
     """
     config = config or ModelConfig()
+    report = reporter(progress) or (lambda line: None)
     metrics: dict[str, Any] = {}
     if holdout > 0:
         train_part, test_part = ev.random_holdout(data.scores, holdout, seed=config.seed)
-        if progress:
-            print(f"Holdout evaluation: {len(train_part)} training / {len(test_part)} held-out "
-                  "ratings")
-        comparison = ev.compare(factories(config, names), iter([(train_part, test_part)]), data,
-                                k=k, progress=progress)
+        report(f"holdout evaluation: {len(train_part)} training / {len(test_part)} held-out "
+               "ratings")
+        comparison = ev.compare(factories(config, names, progress=progress),
+                                iter([(train_part, test_part)]), data, k=k, progress=progress)
         metrics["holdout"] = {"fraction": holdout, "seed": config.seed, "k": k,
                               "results": _records(comparison.summary())}
-    if progress:
-        print(f"Training on all {len(data.scores)} ratings")
-    model = Recommender(config).fit(data.scores, data, progress=progress)
+    report(f"training on all {len(data.scores)} ratings")
+    model = Recommender(config, progress=progress).fit(data.scores, data)
     metrics["training"] = {
         "ratings": len(data.scores),
         "epochs_per_network": model.history.groupby("network").size().tolist(),
@@ -99,7 +86,7 @@ def evaluate(data: Dataset, config: ModelConfig | None = None, folds: int = 5,
              names: tuple[str, ...] = ("model", *BASELINES), k: int = 10,
              predictions_out: str | Path | None = None,
              recommendations_out: str | Path | None = None,
-             progress: bool = True) -> pd.DataFrame:
+             progress: Progress = True) -> pd.DataFrame:
     """Compare the model with the baselines; return the mean metrics per model.
 
     With ``train_scores``/``test_scores`` the pair is used as given (one split); otherwise

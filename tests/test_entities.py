@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator
 
-import pandas as pd
 import pytest
-from matplotlib.figure import Figure
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -179,45 +177,3 @@ def test_remove_with_dependents_is_refused_unless_cascade(ent: Entities,
         ent.persons.remove(worker_id, **person)
     ent.persons.remove(worker_id, cascade=True, **person)
     assert ent.workers.find(ids=worker_id).empty and ent.users.find(ids=worker_id).empty
-
-
-def test_stats_are_tables_and_figures_consistent_with_the_data(
-        ent: Entities, synthetic: datasets.Dataset) -> None:
-    stats = {
-        "oldest_newest": ent.movies.oldest_and_newest(),
-        "per_year": ent.movies.per_year(),
-        "per_genre": ent.movies.per_genre(),
-        "persons": ent.persons.by_birth_band_and_gender(),
-        "occupation": ent.users.by_occupation(),
-        "position": ent.workers.by_position(),
-        "category": ent.workers.by_category(),
-        "hours": ent.workers.by_working_hours(),
-        "user_year": ent.scores.user_rating_by_year(1),
-        "user_genre": ent.scores.user_rating_by_genre(1),
-        "gender": ent.scores.rating_by_gender(),
-        "band": ent.scores.rating_by_birth_band(),
-        "occupation_rating": ent.scores.rating_by_occupation(),
-        "position_rating": ent.scores.rating_by_position(),
-    }
-    for name, stat in stats.items():
-        assert isinstance(stat.table, pd.DataFrame) and not stat.table.empty, name
-        assert isinstance(stat.figure, Figure), name
-    movies, scores = synthetic.movies, synthetic.scores
-    oldest = stats["oldest_newest"].table.set_index("which")
-    assert oldest.loc["oldest", "id"] == movies.sort_values(["release_date", "id"])["id"].iloc[0]
-    assert stats["per_year"].table["movies"].sum() == len(movies)
-    assert stats["per_genre"].table["movies"].sum() == movies["genres"].map(len).sum()
-    assert stats["persons"].table[["F", "M"]].to_numpy().sum() == len(synthetic.persons)
-    assert stats["occupation"].table["users"].sum() == len(synthetic.users)
-    assert stats["hours"].table["workers"].sum() == len(synthetic.workers)
-    by_gender = scores.merge(synthetic.persons, left_on="user_id", right_on="id")
-    expected = by_gender.groupby("gender")["rating"].mean()
-    got = stats["gender"].table.set_index("gender")["mean_rating"]
-    assert got.round(9).to_dict() == expected.round(9).to_dict()
-    user1 = scores[scores["user_id"] == 1]
-    assert stats["user_year"].table["ratings"].sum() == len(user1)
-    assert stats["band"].table["ratings"].sum() == len(scores)
-    filtered = ent.movies.per_genre(year_from=1960, genres=["Drama"])
-    assert set(filtered.table["genre"]) <= {"Drama", *datasets.GENRES}
-    with pytest.raises(NotFoundError):
-        ent.scores.user_rating_by_genre(424242)

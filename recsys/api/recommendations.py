@@ -13,18 +13,15 @@ on its own:
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from recsys.api.serving import MovieInfo, Snapshot
+from recsys.explain import COLD, Explainer
 
-#: How many of a user's liked movies are considered as the reason for a recommendation.
-MAX_REASONS_FROM = 100
-POPULAR = "popular with many users"
-COLD = "popular with many users and a good fit for your profile"
+__all__ = ["Explainer", "NoModelToScore", "Pick", "choose", "recommendations"]
 
 
 class NoModelToScore(Exception):
@@ -38,60 +35,6 @@ class Pick:
     movie_id: int
     predicted_rating: float
     score: float
-
-
-class Explainer:
-    """Reasons from the model's movie vectors (unit length, built once per model)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._version: str | None = None
-        self._matrix: np.ndarray | None = None
-        self._rows: dict[int, int] = {}
-
-    def _space(self, model: Any) -> tuple[np.ndarray, dict[int, int]] | None:
-        if model is None:
-            return None
-        with self._lock:
-            if self._version != model.version or self._matrix is None:
-                frame = model.movie_embeddings()
-                array = frame.to_numpy(np.float64)
-                norms = np.linalg.norm(array, axis=1, keepdims=True)
-                self._matrix = array / np.where(norms > 0, norms, 1.0)
-                self._rows = {int(m): i for i, m in enumerate(frame.index)}
-                self._version = model.version
-            return self._matrix, self._rows
-
-    def reasons(self, model: Any, liked: list[tuple[int, int]], movie_ids: list[int],
-                titles: dict[int, str]) -> list[dict[str, Any]]:
-        """For each movie, the liked movie (id, rating; best first) most similar to it."""
-        popular = {"text": POPULAR, "because_movie_id": None, "similarity": None}
-        space = self._space(model)
-        if not liked or space is None:
-            return [dict(popular) for _ in movie_ids]
-        matrix, rows = space
-        liked = [(m, r) for m, r in liked[:MAX_REASONS_FROM] if m in rows]
-        if not liked:
-            return [dict(popular) for _ in movie_ids]
-        known = [m for m in movie_ids if m in rows]
-        similarity = (matrix[[rows[m] for m in known]]
-                      @ matrix[[rows[m] for m, _ in liked]].T) if known else None
-        position = {m: i for i, m in enumerate(known)}
-        out = []
-        for movie_id in movie_ids:
-            if similarity is None or movie_id not in position:
-                out.append({"text": "recommended by the model", "because_movie_id": None,
-                            "similarity": None})
-                continue
-            sims = similarity[position[movie_id]]
-            best = int(np.argmax(sims))
-            because, rating = liked[best]
-            title = titles.get(because, f"movie {because}")
-            out.append({"text": f"because you rated {title} {rating}/5 "
-                                f"(similarity {sims[best]:.2f})",
-                        "because_movie_id": int(because),
-                        "similarity": round(float(sims[best]), 4)})
-        return out
 
 
 def choose(snap: Snapshot, user_id: int, k: int, model: Any) -> tuple[list[Pick], str,

@@ -112,7 +112,9 @@ class MovieOut(Schema):
     id = fields.Integer(metadata={"example": 50})
     title = fields.String(metadata={"example": "Star Wars (1977)"})
     release_date = fields.Date(allow_none=True, metadata={"example": "1977-01-01"})
-    year = fields.Integer(allow_none=True, metadata={"example": 1977})
+    year = fields.Integer(allow_none=True, metadata={
+        "description": "year in the title (first release), else of the release date",
+        "example": 1977})
     imdb_url = fields.String(allow_none=True)
     genres = fields.List(fields.String(), metadata={"example": ["Action", "Sci-Fi"]})
     ratings = fields.Integer(metadata={"description": "number of ratings", "example": 583})
@@ -178,7 +180,7 @@ class SimilarMovie(Schema):
     rank = fields.Integer(metadata={"example": 1})
     movie_id = fields.Integer(metadata={"example": 181})
     title = fields.String(metadata={"example": "Return of the Jedi (1983)"})
-    year = fields.Integer(allow_none=True, metadata={"example": 1997})
+    year = fields.Integer(allow_none=True, metadata={"example": 1983})
     genres = fields.List(fields.String(), metadata={"example": ["Action", "Sci-Fi"]})
     similarity = fields.Float(metadata={"description": "cosine similarity (-1 to 1)",
                                         "example": 0.91})

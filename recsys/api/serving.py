@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, func, select
 
+from recsys.data.titles import display_year
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
 from recsys.schema import Movie, Prediction, Score, User
@@ -141,9 +142,8 @@ def load_snapshot(engine: Engine) -> Snapshot:
         genres = genres_by_movie(conn)
         for m in conn.execute(select(Movie.id, Movie.title, Movie.release_date,
                                      Movie.imdb_url)):
-            snap.movies[m.id] = MovieInfo(m.title, m.release_date.year if m.release_date
-                                          else None, m.release_date, m.imdb_url,
-                                          genres.get(m.id, []))
+            snap.movies[m.id] = MovieInfo(m.title, display_year(m.title, m.release_date),
+                                          m.release_date, m.imdb_url, genres.get(m.id, []))
         snap.users = set(conn.execute(select(User.id)).scalars())
         for score_id, user, movie, rating in conn.execute(
                 select(Score.id, Score.user_id, Score.movie_id, Score.rating)
@@ -331,7 +331,7 @@ def movie_infos(engine_or_session: Any, movie_ids: list[int],
     if not movie_ids:
         return {}
     genres = genres_by_movie(engine_or_session, movie_ids)
-    out = {m.id: MovieInfo(m.title, m.release_date.year if m.release_date else None,
+    out = {m.id: MovieInfo(m.title, display_year(m.title, m.release_date),
                            m.release_date, m.imdb_url, genres.get(m.id, []))
            for m in run(select(Movie.id, Movie.title, Movie.release_date, Movie.imdb_url)
                         .where(Movie.id.in_(movie_ids)))}

@@ -46,7 +46,7 @@ from recsys.schema import (
 
 __all__ = ["SOURCE_TABLES", "IngestReport", "TableChange", "begin_write", "bulk_insert",
            "check_connection", "create_schema", "dangling_references", "ingest",
-           "make_engine", "masked", "read_dataset", "require_data", "session_factory", "session_scope",
+           "make_engine", "masked", "movie_ids", "read_dataset", "require_data", "session_factory", "session_scope",
            "sync_identity", "table_counts", "timed_ingest"]
 
 
@@ -86,6 +86,12 @@ def dangling_references(engine: Engine) -> dict[str, int]:
     }
     with engine.connect() as conn:
         return {name: int(conn.execute(q).scalar_one()) for name, q in checks.items()}
+
+
+def movie_ids(engine: Engine) -> list[int]:
+    """Every movie id in the database (what a model must have been trained on)."""
+    with engine.connect() as conn:
+        return [int(m) for m in conn.execute(select(Movie.id)).scalars()]
 
 
 def require_data(engine: Engine) -> None:

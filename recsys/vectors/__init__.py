@@ -21,11 +21,9 @@ def open_store(settings: Settings | None = None) -> VectorStore:
     """The vector store the settings choose (local under var/vectors, or OpenSearch)."""
     settings = settings or get_settings()
     if settings.vector_backend == "opensearch":
-        from recsys.vectors.opensearch import OpenSearchVectorStore, make_client
+        from recsys.vectors.opensearch import OpenSearchVectorStore, client_for
 
-        client = make_client(settings.opensearch_url, settings.opensearch_user,
-                             settings.opensearch_password, settings.opensearch_verify_certs)
-        return OpenSearchVectorStore(client)
+        return OpenSearchVectorStore(client_for(settings))
     from recsys.vectors.local import LocalVectorStore
 
     return LocalVectorStore(settings.vectors_dir)

@@ -115,6 +115,12 @@ def make_client(url: str, user: str = "", password: str = "", verify_certs: bool
                       **kwargs)
 
 
+def client_for(settings: Any) -> Any:
+    """The client the settings describe (``RECSYS_OPENSEARCH_*``)."""
+    return make_client(settings.opensearch_url, settings.opensearch_user,
+                       settings.opensearch_password, settings.opensearch_verify_certs)
+
+
 class OpenSearchVectorStore:
     """Vector store on an OpenSearch cluster with the k-NN plugin.
 

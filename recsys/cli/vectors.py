@@ -1,0 +1,117 @@
+"""``recsys index``, ``recsys similar`` and ``recsys cluster``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from recsys.cli.common import command, in_range, settings_for
+from recsys.config import Settings
+from recsys.errors import ModelNotFound, RecsysError
+
+
+def data_and_model(settings: Settings, required: bool) -> tuple[Any, Any]:
+    """The database contents, and the latest trained model (None when there is none and it
+    is optional)."""
+    from recsys import db
+    from recsys.model import Recommender
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        data = db.read_dataset(engine)
+    finally:
+        engine.dispose()
+    try:
+        model = Recommender.load(settings.model_dir, data=data)
+    except ModelNotFound:
+        if required:
+            raise
+        model = None
+    return data, model
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from recsys import embeddings
+    from recsys.vectors import open_store
+
+    settings = settings_for(args)
+    data, model = data_and_model(settings, required=False)
+    if model is None:
+        print("No trained model yet: indexing content vectors only (run `recsys train`, then "
+              "`recsys index` again for learned vectors).")
+    counts = embeddings.index_all(data, open_store(settings), model)
+    for name, count in counts.items():
+        print(f"  {name:<16} {count:>6} vectors")
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    from recsys import embeddings
+    from recsys.vectors import open_store
+    from recsys.vectors.base import IndexNotFound
+
+    settings = settings_for(args)
+    in_range("--k", args.k, 1, 100)
+    store = open_store(settings)
+    try:
+        title, table = embeddings.similar_to(store, args.movie_id, args.k, args.kind)
+    except IndexNotFound:
+        if args.kind == "learned":
+            raise RecsysError(
+                "no learned vectors yet: they come from a trained model (`recsys train`, then "
+                "`recsys index`); content vectors need no model: add --kind content") from None
+        raise RecsysError("no content vectors yet: run `recsys index`") from None
+    except embeddings.MovieNotIndexed as exc:
+        raise RecsysError(f"{exc}: is the id right? (`recsys index` indexes every movie of "
+                          "the database)") from None
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+    else:
+        print(f"Movies most similar to {title} (movie {args.movie_id}), {args.kind} vectors:")
+        print(table.to_string(index=False))
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from recsys import clustering, db
+
+    settings = settings_for(args)
+    data, model = data_and_model(settings, required=True)
+    result = clustering.cluster_users(model.user_embeddings(), k=args.k, max_k=args.max_k,
+                                      seed=settings.seed, settings=settings)
+    table = clustering.profiles(data, result)
+    engine = db.make_engine(settings.database_url)
+    try:
+        clustering.store(engine, result, table, model.version)
+    finally:
+        engine.dispose()
+    if not result.selection.empty:
+        print(result.selection.to_string(index=False))
+    best = result.selection.set_index("k")["silhouette"].get(result.k)
+    if best is not None:
+        print(clustering.interpret_silhouette(float(best)))
+    print(f"\n{result.k} clusters ({result.backend}), stored in the database:")
+    for row in table.itertuples():
+        print(f"  {row.cluster}: {row.description}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    command(sub, "index", "write movie and user vectors to the vector store (content, and "
+            "learned when a model exists)", database=True).set_defaults(func=cmd_index)
+
+    similar = command(sub, "similar", "movies similar to one movie (never the movie itself)")
+    similar.add_argument("movie_id", type=int, help="the movie's id")
+    similar.add_argument("--k", type=int, default=10, help="how many movies (1-100)")
+    similar.add_argument("--kind", choices=["learned", "content"], default="learned",
+                         help="learned vectors (need a trained model) or content vectors "
+                              "(genres and year)")
+    similar.add_argument("--json", action="store_true", help="print JSON records")
+    similar.set_defaults(func=cmd_similar)
+
+    cluster = command(sub, "cluster", "k-means clusters of users on their learned vectors, "
+                      "profiles stored in the database", database=True)
+    cluster.add_argument("--k", type=int, help="number of clusters (default: the best "
+                                               "silhouette in 2..--max-k)")
+    cluster.add_argument("--max-k", type=int, default=10, help="largest k considered")
+    cluster.set_defaults(func=cmd_cluster)

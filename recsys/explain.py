@@ -1,0 +1,102 @@
+"""Why a movie is recommended: the user's highly rated movie closest to it in the model's
+movie space ("because you rated Amadeus 5/5"). Used by the API and the notebooks alike."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.data.titles import display_year
+from recsys.rules import LIKED_RATING
+
+#: How many of a user's liked movies are considered as the reason for a recommendation.
+MAX_REASONS_FROM = 100
+POPULAR = "popular with many users"
+COLD = "popular with many users and a good fit for your profile"
+
+
+class Explainer:
+    """Reasons from the model's movie vectors (unit length, built once per model)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: str | None = None
+        self._matrix: np.ndarray | None = None
+        self._rows: dict[int, int] = {}
+
+    def _space(self, model: Any) -> tuple[np.ndarray, dict[int, int]] | None:
+        if model is None:
+            return None
+        with self._lock:
+            if self._version != model.version or self._matrix is None:
+                frame = model.movie_embeddings()
+                array = frame.to_numpy(np.float64)
+                norms = np.linalg.norm(array, axis=1, keepdims=True)
+                self._matrix = array / np.where(norms > 0, norms, 1.0)
+                self._rows = {int(m): i for i, m in enumerate(frame.index)}
+                self._version = model.version
+            return self._matrix, self._rows
+
+    def reasons(self, model: Any, liked: list[tuple[int, int]], movie_ids: list[int],
+                titles: dict[int, str]) -> list[dict[str, Any]]:
+        """For each movie, the liked movie (id, rating; best first) most similar to it."""
+        popular = {"text": POPULAR, "because_movie_id": None, "similarity": None}
+        space = self._space(model)
+        if not liked or space is None:
+            return [dict(popular) for _ in movie_ids]
+        matrix, rows = space
+        liked = [(m, r) for m, r in liked[:MAX_REASONS_FROM] if m in rows]
+        if not liked:
+            return [dict(popular) for _ in movie_ids]
+        known = [m for m in movie_ids if m in rows]
+        similarity = (matrix[[rows[m] for m in known]]
+                      @ matrix[[rows[m] for m, _ in liked]].T) if known else None
+        position = {m: i for i, m in enumerate(known)}
+        out = []
+        for movie_id in movie_ids:
+            if similarity is None or movie_id not in position:
+                out.append({"text": "recommended by the model", "because_movie_id": None,
+                            "similarity": None})
+                continue
+            sims = similarity[position[movie_id]]
+            best = int(np.argmax(sims))
+            because, rating = liked[best]
+            title = titles.get(because, f"movie {because}")
+            out.append({"text": f"because you rated {title} {rating}/5 "
+                                f"(similarity {sims[best]:.2f})",
+                        "because_movie_id": int(because),
+                        "similarity": round(float(sims[best]), 4)})
+        return out
+
+
+def liked_movies(scores: pd.DataFrame, user_id: int) -> list[tuple[int, int]]:
+    """(movie id, rating) of the movies a user liked, best rating first, newest first."""
+    mine = scores[(scores["user_id"] == user_id) & (scores["rating"] >= LIKED_RATING)]
+    mine = mine.sort_values(["rating", "rated_at"], ascending=[False, False])
+    return [(int(m), int(r)) for m, r in zip(mine["movie_id"], mine["rating"])]
+
+
+def explained(model: Any, data: Any, user_id: int, k: int = 10,
+              explainer: Explainer | None = None) -> pd.DataFrame:
+    """A user's top ``k`` from the model with titles and the reason for each (a user the model
+    has never seen gets the cold-start list)."""
+    explainer = explainer or Explainer()
+    recs = model.recommend(user_id, k=k)
+    movies = data.movies.set_index("id")
+    liked = liked_movies(data.scores, user_id)
+    ids = [int(m) for m in recs["movie_id"]]
+    titles = movies["title"].to_dict()
+    if model.is_cold(user_id):
+        reasons = [COLD] * len(ids)
+    else:
+        reasons = [r["text"] for r in explainer.reasons(model, liked, ids, titles)]
+    return pd.DataFrame({
+        "rank": recs["rank"].to_numpy(),
+        "title": [titles[m] for m in ids],
+        "year": [display_year(titles[m], movies.at[m, "release_date"]) for m in ids],
+        "predicted_rating": recs["predicted_rating"].round(2).to_numpy(),
+        "score": recs["score"].round(3).to_numpy(),
+        "why": reasons})

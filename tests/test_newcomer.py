@@ -1,0 +1,217 @@
+"""The newcomer's path (issue 10): one state after the pipeline, notebooks that stand alone,
+one-line stops, a quiet console, a fast command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import REPO
+
+from recsys import datasets, pipeline
+
+NOTEBOOKS = list(pipeline.NOTEBOOKS)
+
+
+def fresh_clone(target: Path) -> Path:
+    """The repository's tracked and new files copied to ``target``, like a clone (no var/,
+    runs/ or ignored files)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
+
+
+def clean_env(tmp_path: Path, clone: Path, **extra: str) -> dict[str, str]:
+    """No RECSYS_* variable but the ones given; the clone's package first on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSYS_")}
+    env.update(PYTHONPATH=str(clone), HOME=str(tmp_path), **extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.slow
+def test_one_state_after_the_pipeline_and_serve_from_the_root(tmp_path: Path) -> None:
+    clone = fresh_clone(tmp_path / "clone")
+    data_dir = tmp_path / "data"
+    datasets.save(datasets.synthetic(n_users=60, n_movies=80, ratings_per_user=20, seed=4),
+                  data_dir)
+    env = clean_env(tmp_path, clone, RECSYS_DATA_DIR=str(data_dir))
+    done = subprocess.run([sys.executable, "-m", "recsys.cli", "pipeline", "-p", "epochs", "3",
+                           "-p", "ensemble", "1"], cwd=clone, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (clone / "var" / "recsys.db").is_file() and (clone / "var" / "model").is_dir()
+    assert not (clone / "notebooks" / "var").exists(), "state split between var/ folders"
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port",
+                               str(port), "--workers", "1"], cwd=clone, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status, health = get(base + "/health")
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "no server"
+                time.sleep(0.3)
+        assert status == 200, health
+        status, recs = get(base + "/recommendations?user_id=1&k=5")
+        assert status == 200 and len(recs["recommendations"]) == 5
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_an_empty_database_says_to_run_ingest(tmp_path: Path) -> None:
+    from recsys.api import create_app
+    from recsys.config import Settings
+
+    settings = Settings(data_dir=tmp_path, var_dir=tmp_path,
+                        database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    app = create_app(settings)
+    app.extensions["recsys"].cache.stop()
+    client = app.test_client()
+    health = client.get("/health")
+    assert health.status_code == 503
+    assert "recsys ingest" in health.get_json()["database"]["error"]
+    answer = client.get("/movies/1")
+    assert answer.status_code == 503 and "recsys ingest" in answer.get_json()["detail"]
+
+
+def _run_alone(name: str, folder: Path, data_dir: Path, **parameters: object) -> Path:
+    import papermill
+
+    output = folder / f"{name}.ipynb"
+    papermill.execute_notebook(str(pipeline.DEFAULT_NOTEBOOKS_DIR / f"{name}.ipynb"),
+                               str(output), kernel_name="python3", progress_bar=False,
+                               cwd=str(pipeline.DEFAULT_NOTEBOOKS_DIR),
+                               extra_arguments=pipeline.KERNEL_ARGS,
+                               parameters={"data_dir": str(data_dir),
+                                           "var_dir": str(folder / "var"),
+                                           "epochs": 3, "ensemble": 1, **parameters})
+    return output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_stands_alone_on_a_fresh_var_folder(name: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    datasets.save(datasets.synthetic(n_users=40, n_movies=50, ratings_per_user=12, seed=2),
+                  data_dir)
+    executed = nbformat.read(_run_alone(name, tmp_path, data_dir), as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert not errors
+    streams = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code"
+                      for o in c.outputs if o.output_type == "stream")
+    assert "Traceback" not in streams and "WARNING: All log messages" not in streams
+
+
+@pytest.mark.slow
+def test_a_notebook_that_cannot_go_on_stops_with_one_line(tmp_path: Path) -> None:
+    import papermill
+
+    port = free_port()  # nothing listens there
+    with pytest.raises(papermill.PapermillExecutionError) as failed:
+        _run_alone("02_entities", tmp_path, tmp_path / "data",
+                   database_url=f"postgresql+psycopg2://nobody@127.0.0.1:{port}/none",
+                   synthetic=True)
+    assert failed.value.ename == "Stop"
+    executed = nbformat.read(tmp_path / "02_entities.ipynb", as_version=4)
+    error = next(o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+                 if o.output_type == "error")
+    assert len(error.traceback) == 1 and "cannot connect" in error.traceback[0]
+
+
+def test_the_repository_url_lives_in_one_place() -> None:
+    from recsys.notebook import repository_url
+
+    url = repository_url()
+    slug = url.removeprefix("https://github.com/")
+    for name in NOTEBOOKS:
+        nb = nbformat.read(pipeline.DEFAULT_NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+        assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{name}" in \
+            nb.cells[0].source
+        assert f'repo_url = "{url}"' in nb.cells[1].source
+        text = "".join(c.source for c in nb.cells)
+        assert text.count(slug) == 2, name  # the badge and repo_url, nothing else
+
+
+def test_the_pipeline_console_is_short_and_quiet(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys.cli", "pipeline", "--synthetic", "--runs-dir",
+         str(tmp_path / "runs"), "--notebooks", "01_ingestion,03_embeddings"],
+        env={**os.environ, "RECSYS_VAR_DIR": str(tmp_path / "var")}, capture_output=True,
+        text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert lines[0].startswith("Pipeline: 2 notebooks")
+    assert any("01_ingestion" in line and "running" in line for line in lines)
+    assert any("03_embeddings" in line and " ok " in line for line in lines)
+    assert len(lines) <= 12, lines
+    assert not any(word in done.stdout + done.stderr
+                   for word in ("WARNING", "Executing", "absl", "cuda", "Traceback"))
+
+
+def test_help_and_argument_errors_are_fast_and_helpful() -> None:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", "import sys; from recsys.cli import main; "
+                           "sys.exit(main(['--help']))"], capture_output=True, text=True)
+    assert done.returncode == 0 and "pipeline" in done.stdout
+    loaded = subprocess.run([sys.executable, "-c", "import sys, recsys.cli; "
+                             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+                             "('pandas', 'sqlalchemy', 'matplotlib', 'tensorflow', 'numpy')))"],
+                            capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]", "heavy libraries imported before parsing"
+    typo = subprocess.run([sys.executable, "-m", "recsys.cli", "ingset"], capture_output=True,
+                          text=True)
+    assert typo.returncode == 2 and "did you mean 'ingest'" in typo.stderr
+    assert time.perf_counter() - start < 30  # generous: a sanity bound, not a benchmark
+
+
+def test_similar_says_what_is_missing(tmp_path: Path, synthetic: datasets.Dataset) -> None:
+    data_dir = tmp_path / "data"
+    datasets.save(synthetic, data_dir)
+    env = {**os.environ, "RECSYS_DATA_DIR": str(data_dir),
+           "RECSYS_VAR_DIR": str(tmp_path / "var")}
+    env.pop("RECSYS_DATABASE_URL", None)
+    for step in (["ingest"], ["index"]):
+        assert subprocess.run([sys.executable, "-m", "recsys.cli", *step], env=env,
+                              capture_output=True).returncode == 0
+    learned = subprocess.run([sys.executable, "-m", "recsys.cli", "similar", "5"], env=env,
+                             capture_output=True, text=True)
+    assert learned.returncode == 2
+    assert "recsys train" in learned.stderr and "--kind content" in learned.stderr
+    content = subprocess.run([sys.executable, "-m", "recsys.cli", "similar", "5", "--kind",
+                              "content"], env=env, capture_output=True, text=True)
+    title = synthetic.movies.set_index("id").loc[5, "title"]
+    assert content.returncode == 0 and f"similar to {title} (movie 5)" in content.stdout
