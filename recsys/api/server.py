@@ -68,8 +68,15 @@ class BackgroundServer:
                                      connection_limit=512, ident="recsys")
         self.host = host
         self.port = int(self._server.effective_port)
-        self._thread = threading.Thread(target=self._server.run, daemon=True,
-                                        name="recsys-api")
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="recsys-api")
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except OSError:  # the sockets were closed under the loop by stop()
+            if not self._stopping:
+                raise
 
     @property
     def url(self) -> str:
@@ -89,6 +96,7 @@ class BackgroundServer:
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self._stopping = True
         self._server.close()
         self._thread.join(timeout=5)
 
