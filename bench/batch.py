@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from recsys import batch, datasets, db
-from recsys.model import ModelConfig, Recommender
+from recsys.models import ModelConfig, Recommender
 from recsys.testing.postgres import TemporaryPostgres
 
 

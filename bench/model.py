@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys import datasets, training
-from recsys.model import ModelConfig, Recommender
+from recsys.models import ModelConfig, Recommender
 
 
 def main() -> None:

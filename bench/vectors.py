@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys import datasets, embeddings
-from recsys.model import ModelConfig, Recommender
+from recsys.models import ModelConfig, Recommender
 from recsys.vectors.local import LocalVectorStore
 
 

@@ -1,9 +1,9 @@
 """Batch prediction: every user's top-N unseen movies, scored in one vectorised pass and stored.
 
-For all users x all movies the trained :class:`~recsys.model.Recommender` computes ranking
-scores and predicted ratings as matrices; movies a user has rated (in the training data or in
-the database now) are masked; the top N per user go to the ``predictions`` table with rank,
-predicted rating, ranking score and model version. The table is replaced in one transaction
+For every user the trained :class:`~recsys.models.Recommender` ranks every movie at once
+(:meth:`~recsys.models.Recommender.recommend_many`, users in chunks); movies a user has rated
+(in the training data or in the database now) are left out; the top N per user go to the
+``predictions`` table with rank, predicted rating, ranking score and model version. The table is replaced in one transaction
 (PostgreSQL readers keep seeing the old rows until commit; SQLite in WAL mode gives readers
 the last committed snapshot), so nobody ever sees a half-written set.
 """
@@ -19,14 +19,14 @@ from sqlalchemy import Engine, delete, select
 
 from recsys import db
 from recsys.errors import UsageError
-from recsys.evaluation import mask_seen, top_columns
+from recsys.models import Recommender
 from recsys.schema import Movie, Prediction, Score, User
 
 COLUMNS = ["user_id", "movie_id", "predicted_rating", "rank", "score", "model_version"]
 
 
-def predict_all(model: Any, user_ids: np.ndarray, rated: pd.DataFrame, top_n: int = 100,
-                batch: int = 1024) -> pd.DataFrame:
+def predict_all(model: Recommender, user_ids: np.ndarray, rated: pd.DataFrame,
+                top_n: int = 100) -> pd.DataFrame:
     """Top ``top_n`` unseen movies of every user.
 
     Args:
@@ -40,27 +40,9 @@ def predict_all(model: Any, user_ids: np.ndarray, rated: pd.DataFrame, top_n: in
     """
     if top_n < 1:
         raise UsageError(f"top_n must be at least 1, got {top_n}")
-    catalogue = model.movie_ids
-    frames = []
-    for start in range(0, len(user_ids), batch):
-        users = np.asarray(user_ids[start:start + batch])
-        scores = model.score_items(users)
-        ratings = np.clip(model._rating_matrix(model._users(users)), 1.0, 5.0)
-        seen = model._ranker_X[model._users(users)][:, 1:] > 0
-        scores = mask_seen(np.where(seen, -np.inf, scores), users, rated, catalogue)
-        order = top_columns(scores, top_n)
-        n = order.shape[1]
-        top_scores = np.take_along_axis(scores, order, 1)
-        top_ratings = np.take_along_axis(ratings, order, 1)
-        keep = np.isfinite(top_scores)
-        frames.append(pd.DataFrame({
-            "user_id": np.repeat(users, n)[keep.ravel()],
-            "movie_id": catalogue[order.ravel()][keep.ravel()],
-            "predicted_rating": top_ratings.ravel()[keep.ravel()].round(4),
-            "rank": np.tile(np.arange(1, n + 1), len(users))[keep.ravel()],
-            "score": top_scores.ravel()[keep.ravel()].round(6),
-        }))
-    out = pd.concat(frames, ignore_index=True)
+    out = model.recommend_many(user_ids, top_n, exclude_seen=True, exclude=rated)
+    out["predicted_rating"] = out["predicted_rating"].round(4)
+    out["score"] = out["score"].round(6)
     out["model_version"] = model.version or "unsaved"
     return out[COLUMNS]
 
@@ -74,7 +56,7 @@ def write(engine: Engine, predictions: pd.DataFrame) -> int:
     return len(predictions)
 
 
-def run(engine: Engine, model: Any, top_n: int = 100) -> dict[str, Any]:
+def run(engine: Engine, model: Recommender, top_n: int = 100) -> dict[str, Any]:
     """Score every user of the database and store the top ``top_n`` per user.
 
     Returns:
@@ -94,7 +76,8 @@ def run(engine: Engine, model: Any, top_n: int = 100) -> dict[str, Any]:
 
 
 def top_for_user(engine: Engine, user_id: int, k: int = 10) -> pd.DataFrame:
-    """A user's stored top-k with titles (what /recommendations serves from)."""
+    """A user's stored top-k with titles, as batch prediction wrote them (the API serves
+    these minus the movies rated since, and scores live when none are stored)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(Prediction.rank, Prediction.movie_id, Movie.title,

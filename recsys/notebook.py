@@ -217,7 +217,7 @@ def ensure_model(settings: Settings, data: Any, epochs: int = 3) -> Any:
     """The latest trained model; when there is none, a quick one is trained now (one network,
     a few epochs: notebook 04 trains the real one) and saved."""
     from recsys.errors import ModelNotFound
-    from recsys.model import ModelConfig, Recommender
+    from recsys.models import ModelConfig, Recommender
 
     try:
         return Recommender.load(settings.model_dir, data=data)

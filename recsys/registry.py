@@ -29,13 +29,13 @@ class Entry:
 
 
 SCORERS: dict[str, Entry] = {
-    "model": Entry("recsys.model", "Recommender", "the recommender (predict and recommend)",
+    "model": Entry("recsys.models", "Recommender", "the recommender (predict and recommend)",
                    configured=True),
     "global_mean": Entry("recsys.evaluation", "GlobalMean", "the mean rating for everything"),
     "biases": Entry("recsys.evaluation", "Biases", "user and movie biases"),
     "popularity": Entry("recsys.evaluation", "Popularity", "the most rated movies"),
     "ease": Entry("recsys.evaluation", "EASE", "EASE item-item model (Steck, 2019)"),
-    "reference": Entry("recsys.model", "Recommender",
+    "reference": Entry("recsys.models", "Recommender",
                        "the original course architecture (4*sigmoid output)",
                        configured=True, changes=(("kind", "reference"),)),
 }

@@ -19,7 +19,7 @@ from recsys import evaluation as ev
 from recsys import registry
 from recsys.datasets import Dataset
 from recsys.errors import UsageError
-from recsys.model import ModelConfig, Recommender
+from recsys.models import ModelConfig, Recommender
 from recsys.progress import Progress, reporter
 
 BASELINES = registry.BASELINES

@@ -85,7 +85,7 @@ def api_data() -> datasets.Dataset:
 @pytest.fixture(scope="session")
 def api_model(api_data: datasets.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A model trained briefly on ``api_data`` and saved (its version is set)."""
-    from recsys.model import ModelConfig, Recommender
+    from recsys.models import ModelConfig, Recommender
 
     model = Recommender(ModelConfig(max_epochs=8, ensemble=1, seed=5)).fit(api_data.scores,
                                                                           api_data)

@@ -21,7 +21,7 @@ from recsys import batch, datasets, db, embeddings
 from recsys.api import create_app
 from recsys.api.server import BackgroundServer
 from recsys.config import Settings
-from recsys.model import ModelConfig, Recommender
+from recsys.models import ModelConfig, Recommender
 from recsys.schema import Prediction
 from conftest import serve_world
 from recsys.vectors.base import VectorStoreUnavailable
@@ -377,7 +377,7 @@ def test_swagger_ui_renders_in_headless_chromium(app: Flask, tmp_path: Path) -> 
 
 def test_batch_predictions_cover_every_user_without_seen_movies(
         loaded: Engine, data: datasets.Dataset, model: Recommender) -> None:
-    from recsys.model import ModelError
+    from recsys.models import ModelError
 
     with pytest.raises(ModelError, match="trained on 70 movies but the data has 60"):
         batch.run(loaded, model, top_n=15)  # the fixture holds another dataset

@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 
 from recsys import datasets
 from recsys.api import create_app
-from recsys.model import Recommender
+from recsys.models import Recommender
 
 EXAMPLES = 100  # per operation and mode (operations with few possible inputs get fewer)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from recsys import clustering, datasets, db, embeddings
-from recsys.model import ModelConfig, Recommender
+from recsys.models import ModelConfig, Recommender
 from recsys.schema import Cluster, UserCluster
 from recsys.vectors.local import LocalVectorStore
 

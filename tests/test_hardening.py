@@ -31,7 +31,7 @@ from recsys import datasets, db
 from recsys.api import create_app
 from recsys.api.server import BackgroundServer
 from recsys.errors import DataError, IngestRefused, ModelError
-from recsys.model import Recommender
+from recsys.models import Recommender
 from recsys.schema import Score
 
 HUGE = [2**31, 2**63, 2**64, 10**30]

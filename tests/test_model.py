@@ -15,7 +15,7 @@ import pytest
 
 from recsys import datasets
 from recsys import evaluation as ev
-from recsys.model import ModelConfig, ModelError, Recommender
+from recsys.models import ModelConfig, ModelError, Recommender
 
 FAST = ModelConfig(max_epochs=25, seed=7)
 
@@ -58,10 +58,8 @@ def test_predictions_are_clipped_to_the_rating_scale(data: datasets.Dataset) -> 
     high = rec.predict(np.full(len(every_movie), 1), every_movie)
     low = rec.predict(np.full(len(every_movie), 2), every_movie)
     assert high.max() <= 5.0 and low.min() >= 1.0
-    raw_high = rec._ratings_for(rec._users(np.full(len(every_movie), 1)),
-                                rec._movies(every_movie))
-    raw_low = rec._ratings_for(rec._users(np.full(len(every_movie), 2)),
-                               rec._movies(every_movie))
+    raw_high = rec.raw_ratings(np.full(len(every_movie), 1), every_movie)
+    raw_low = rec.raw_ratings(np.full(len(every_movie), 2), every_movie)
     assert raw_high.max() > 5.0 or raw_low.min() < 1.0  # clipping is actually exercised
     assert np.isclose(high.max(), 5.0) or high.max() > 4.5
 
@@ -153,10 +151,11 @@ def test_embeddings_are_keyed_by_database_id(model: Recommender,
     assert movies.shape[1] == users.shape[1] == FAST.factors * FAST.ensemble
     # dot product of the exported vectors is the interaction term of predict
     u, m = 4, int(movies.index[0])
-    raw = model._ratings_for(model._users([u]), model._movies([m]))[0]
-    f = model._factors
-    assert raw - model.global_mean - f["user_bias"][model._users([u])[0]] - \
-        f["movie_bias"][model._movies([m])[0]] == pytest.approx(
+    raw = model.raw_ratings([u], [m])[0]
+    state = model.fitted
+    f = state.factors
+    assert raw - model.global_mean - f.user_bias[state.users.position(u)] - \
+        f.movie_bias[state.movies.position(m)] == pytest.approx(
             float(users.loc[u].to_numpy() @ movies.loc[m].to_numpy()), rel=1e-4)
 
 

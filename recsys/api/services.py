@@ -28,7 +28,7 @@ from recsys.api.recommendations import Explainer
 from recsys.api.serving import ServingCache
 from recsys.config import Settings
 from recsys.errors import ModelNotFound
-from recsys.model import Recommender
+from recsys.models import Recommender
 from recsys.schema import Movie
 from recsys.vectors import open_store
 from recsys.vectors.base import VectorStore

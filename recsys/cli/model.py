@@ -15,7 +15,7 @@ from recsys.errors import UsageError
 
 def model_config(args: argparse.Namespace, settings: Settings) -> Any:
     """The model configuration: defaults, the settings' seed, and the options given."""
-    from recsys.model import ModelConfig
+    from recsys.models import ModelConfig
 
     config = ModelConfig(seed=settings.seed)
     if getattr(args, "epochs", None):

@@ -13,7 +13,7 @@ from recsys.cli.common import command, in_range, settings_for
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from recsys import batch, db
-    from recsys.model import Recommender
+    from recsys.models import Recommender
 
     settings = settings_for(args)
     in_range("--top-n", args.top_n, 1)

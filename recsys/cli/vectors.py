@@ -14,7 +14,7 @@ def data_and_model(settings: Settings, required: bool) -> tuple[Any, Any]:
     """The database contents, and the latest trained model (None when there is none and it
     is optional)."""
     from recsys import db
-    from recsys.model import Recommender
+    from recsys.models import Recommender
 
     engine = db.make_engine(settings.database_url)
     try:

@@ -120,7 +120,7 @@ def timed_ingest(dataset: Dataset, engine: Engine, replace: bool = False,
 def read_dataset(engine: Engine) -> Dataset:
     """Read the source tables back into a :class:`Dataset` (same columns and dtypes as
     :func:`recsys.datasets.load`), e.g. to train on what the database holds now."""
-    from recsys.datasets import _finalise
+    from recsys.datasets import finalise
 
     require_data(engine)
 
@@ -143,4 +143,4 @@ def read_dataset(engine: Engine) -> Dataset:
     if persons.empty or movies.empty:
         raise DatabaseError(f"the database at {masked(engine.url)} holds no data: run "
                             "`recsys ingest` first")
-    return _finalise(persons, users, workers, movies, scores)
+    return finalise(persons, users, workers, movies, scores)

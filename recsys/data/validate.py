@@ -1,0 +1,300 @@
+"""Loading and validating the five CSVs: nothing is dropped silently.
+
+Each table is read as text (:mod:`recsys.data.csvfile` reports lines that cannot be read at
+all) and checked column by column with the rules of :mod:`recsys.rules`. Each rejected row
+lands in the report with the table, CSV line, id, field, offending value and reason;
+warnings (rows kept with a caveat, such as the movie with no release date) are reported too,
+with severity ``warning``. A rejected parent rejects its children, with that reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys import rules
+from recsys.data import csvfile
+from recsys.data.tables import (
+    COLUMNS,
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    FILES,
+    GENRES,
+    RELEASE_DATE_FORMAT,
+    Dataset,
+    LoadResult,
+    Rejections,
+    finalise,
+)
+from recsys.errors import DataError
+
+def _read_table(path: Path, table: str, rej: Rejections, label: str | None = None,
+                optional_id: bool = False) -> pd.DataFrame:
+    """Read one CSV as strings, check its columns, add ``_line`` and ``_raw_id``; lines that
+    cannot be read at all (wrong field count, unclosed quote, bytes that are not UTF-8) go to
+    the report with their line number, and the readable rows are kept."""
+    label = label or table
+    block = csvfile.read_lines(path)
+    raw = block.rows
+    # a file written by pandas names the unnamed index column "Unnamed: 0"
+    raw.columns = ["" if str(c).startswith("Unnamed: 0") else c for c in raw.columns]
+    if optional_id and "" not in raw.columns:  # the unnamed score id column is optional
+        raw.insert(0, "", [str(i) for i in range(len(raw))])
+    required = list(COLUMNS[table]) + (list(GENRES) if table == "movies" else [])
+    absent = [c for c in required if c not in raw.columns]
+    if absent:
+        shown = ", ".join(repr(c) for c in absent)
+        found = [c for c in raw.columns if c != csvfile.LINE]
+        raise DataError(f"{path} lacks required column(s) {shown}; it has {found}")
+    raw = raw.rename(columns=COLUMNS[table])
+    raw["_raw_id"] = raw["id"]
+    for bad in block.bad:
+        rej.rows.append({"table": label, "line": bad.line, "id": "", "field": "(line)",
+                         "value": bad.text, "reason": bad.reason, "severity": "rejected"})
+    raw.attrs["unreadable"] = len(block.bad)
+    return raw
+
+
+def _read_raw(data_dir: Path, table: str, rej: Rejections) -> pd.DataFrame:
+    """One of the five course CSVs (see :func:`_read_table`)."""
+    path = data_dir / FILES[table]
+    if not path.is_file():
+        raise DataError(f"{path} is missing: expected the five course CSVs in {data_dir} "
+                        "(run `recsys data fetch`, or set RECSYS_DATA_DIR)")
+    return _read_table(path, table, rej)
+
+
+def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Whole numbers written as digits (nullable Int64; anything else <NA>), and a mask of
+    numbers too long to be in any accepted range."""
+    text = raw.astype(str).str.strip()
+    whole = text.str.match(rules.INTEGER_RE.pattern)
+    huge = whole & (text.str.lstrip("+-").str.len() > 18)
+    values = pd.to_numeric(text.where(whole & ~huge), errors="coerce").astype("Int64")
+    return values, huge
+
+
+def _check_int(rej: Rejections, table: str, df: pd.DataFrame, col: str,
+               lo: int = rules.MIN_ID, hi: int = rules.MAX_ID) -> pd.Series:
+    """Whole numbers in ``lo..hi`` (``196.0``, ``3.5`` and ``1e3`` are not integers)."""
+    values, huge = _to_int(df[col])
+    rej.add(table, df, values.isna() & ~huge, col, f"{col} is not an integer")
+    out = huge | (values.notna() & ((values < lo) | (values > hi)))
+    rej.add(table, df, out, col, f"{col} must be between {lo} and {hi}")
+    return values
+
+
+def _check_text(rej: Rejections, table: str, df: pd.DataFrame, col: str) -> pd.Series:
+    values = df[col].str.strip()
+    rej.add(table, df, values == "", col, f"{col} is empty")
+    rej.add(table, df, values.str.contains(rules.CONTROL_CHARS_RE.pattern, regex=True), col,
+            f"{col} {rules.CONTROL_CHARS_MESSAGE}")
+    return values
+
+
+def _check_datetime(rej: Rejections, table: str, df: pd.DataFrame, col: str, fmt: str,
+                    allow_empty: bool = False, instant: bool = False) -> pd.Series:
+    """Dates in ``fmt``. ``instant``: a moment read as UTC, within the accepted range
+    (:data:`recsys.rules.EARLIEST_TIMESTAMP` .. one day from now)."""
+    text = df[col].str.strip()
+    values = pd.to_datetime(text, format=fmt, errors="coerce")
+    empty = text == ""
+    if allow_empty:
+        rej.add(table, df, empty, col, f"{col} is unknown (no date given): kept with the date "
+                "unknown", severity="warning")
+        bad = values.isna() & ~empty
+    else:
+        bad = values.isna()
+    rej.add(table, df, bad, col, f"{col} is not a date in the format {fmt}")
+    if instant:
+        earliest = pd.Timestamp(rules.EARLIEST_TIMESTAMP).tz_localize(None)
+        latest = pd.Timestamp(rules.latest_timestamp()).tz_localize(None)
+        out = values.notna() & ((values < earliest) | (values > latest))
+        rej.add(table, df, out, col, rules.timestamp_range_message(col))
+    return values
+
+
+def _check_unique_id(rej: Rejections, table: str, df: pd.DataFrame,
+                     ids: pd.Series) -> None:
+    dup = ids.notna() & ids.duplicated(keep="first")
+    first_line = df["_line"].groupby(ids).transform("min")
+    rej.add(table, df, dup, "id",
+            lambda bad: "duplicate id " + bad["_raw_id"].astype(str)
+            + " (first at line " + first_line[bad.index].astype(str) + ")")
+
+
+def _keep(rej: Rejections, table: str, df: pd.DataFrame) -> pd.DataFrame:
+    return df[~df["_line"].isin(rej.lines(table))]
+
+
+def _validate_scores(rej: Rejections, df: pd.DataFrame, known_users: set[int],
+                     known_movies: set[int], t: str = "scores") -> pd.DataFrame:
+    """Validate raw scores rows (types, range, references, duplicate pairs)."""
+    ids = _check_int(rej, t, df, "id", lo=0)  # scores.csv numbers its rows from 0
+    _check_unique_id(rej, t, df, ids)
+    user_id = _check_int(rej, t, df, "user_id", lo=1)
+    movie_id = _check_int(rej, t, df, "movie_id", lo=1)
+    rating = _check_int(rej, t, df, "rating", lo=rules.RATING_MIN, hi=rules.RATING_MAX)
+    rated_at = _check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT, instant=True)
+    rej.add(t, df, user_id.notna() & ~user_id.isin(known_users), "user_id",
+            lambda bad: "user_id " + bad["user_id"].str.strip() + " is not a known user")
+    rej.add(t, df, movie_id.notna() & ~movie_id.isin(known_movies), "movie_id",
+            lambda bad: "movie_id " + bad["movie_id"].str.strip() + " is not a known movie")
+    pair = pd.DataFrame({"u": user_id, "m": movie_id})
+    dup_pair = pair.notna().all(axis=1) & pair.duplicated(keep="first")
+    first_line = df["_line"].groupby([user_id, movie_id]).transform("min")
+    rej.add(t, df, dup_pair, "movie_id",
+            lambda bad: "duplicate rating of user " + bad["user_id"].str.strip()
+            + " for movie " + bad["movie_id"].str.strip()
+            + " (first at line " + first_line[bad.index].astype(str) + ")")
+    return _keep(rej, t, pd.DataFrame({"id": ids, "user_id": user_id, "movie_id": movie_id,
+                                       "rating": rating, "rated_at": rated_at,
+                                       "_line": df["_line"]}))
+
+
+def load_scores(path: str | Path, dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read and validate a CSV shaped like scores.csv against ``dataset``'s users and movies.
+
+    Used for explicit train/test files (``recsys evaluate --train ... --test ...``).
+
+    Returns:
+        (clean scores with the same columns and dtypes as ``Dataset.scores``, report).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path} does not exist")
+    rej = Rejections()
+    raw = _read_table(path, "scores", rej, label=path.name, optional_id=True)
+    scores = _validate_scores(rej, raw, set(dataset.users["id"]), set(dataset.movies["id"]),
+                              t=path.name)
+    scores = scores.drop(columns=["_line"]).astype({"id": "int64", "user_id": "int64",
+                                                    "movie_id": "int64", "rating": "int64"})
+    scores["rated_at"] = scores["rated_at"].astype("datetime64[ns]")
+    return scores.reset_index(drop=True), rej.frame()
+
+
+# -- one function per table -------------------------------------------------------------------
+
+
+def _persons(rej: Rejections, df: pd.DataFrame) -> pd.DataFrame:
+    t = "persons"
+    ids = _check_int(rej, t, df, "id")
+    _check_unique_id(rej, t, df, ids)
+    name = _check_text(rej, t, df, "full_name")
+    birth = _check_int(rej, t, df, "birth_year", lo=rules.MIN_BIRTH_YEAR,
+                       hi=date.today().year)
+    gender = df["gender"].str.strip().str.upper()
+    rej.add(t, df, ~gender.isin(rules.GENDERS), "gender", rules.GENDER_MESSAGE)
+    zips = df["zip_code"].str.strip()
+    rej.add(t, df, ~zips.str.match(rules.ZIP_RE.pattern), "zip_code", rules.ZIP_MESSAGE)
+    return _keep(rej, t, pd.DataFrame({"id": ids, "full_name": name, "birth_year": birth,
+                                       "gender": gender, "zip_code": zips,
+                                       "_line": df["_line"]}))
+
+
+def _users(rej: Rejections, df: pd.DataFrame, person_ids: set[int]) -> pd.DataFrame:
+    t = "users"
+    ids = _check_int(rej, t, df, "id")
+    _check_unique_id(rej, t, df, ids)
+    occupation = _check_text(rej, t, df, "occupation")
+    since = _check_datetime(rej, t, df, "active_since", DATETIME_FORMAT, instant=True)
+    rej.add(t, df, ids.notna() & ~ids.isin(person_ids), "id",
+            lambda bad: "user " + bad["_raw_id"] + " is not a known person")
+    return _keep(rej, t, pd.DataFrame({"id": ids, "occupation": occupation,
+                                       "active_since": since, "_line": df["_line"]}))
+
+
+def _workers(rej: Rejections, df: pd.DataFrame, person_ids: set[int]) -> pd.DataFrame:
+    t = "workers"
+    ids = _check_int(rej, t, df, "id")
+    _check_unique_id(rej, t, df, ids)
+    position = _check_text(rej, t, df, "position")
+    category = _check_text(rej, t, df, "category")
+    hours = df["working_hours"].str.strip()
+    parts = hours.str.extract(rules.WORKING_HOURS_RE).apply(pd.to_numeric, errors="coerce")
+    bad_hours = parts.isna().any(axis=1) | (parts > 24).any(axis=1)
+    rej.add(t, df, bad_hours, "working_hours", rules.WORKING_HOURS_MESSAGE)
+    start = _check_datetime(rej, t, df, "start_date", DATE_FORMAT)
+    rej.add(t, df, ids.notna() & ~ids.isin(person_ids), "id",
+            lambda bad: "worker " + bad["_raw_id"] + " is not a known person")
+    return _keep(rej, t, pd.DataFrame({"id": ids, "position": position, "category": category,
+                                       "working_hours": hours, "start_date": start,
+                                       "_line": df["_line"]}))
+
+
+def _movies(rej: Rejections, df: pd.DataFrame) -> pd.DataFrame:
+    t = "movies"
+    ids = _check_int(rej, t, df, "id")
+    _check_unique_id(rej, t, df, ids)
+    title = _check_text(rej, t, df, "title")
+    release = _check_datetime(rej, t, df, "release_date", RELEASE_DATE_FORMAT, allow_empty=True)
+    flags = pd.DataFrame(index=df.index)
+    for genre in GENRES:
+        text = df[genre].str.strip()
+        rej.add(t, df, ~text.isin(["0", "1"]), genre, f"genre flag {genre} must be 0 or 1")
+        flags[genre] = text == "1"
+    genre_names = np.array(GENRES, dtype=object)
+    genres = [list(genre_names[row]) for row in flags.to_numpy()]
+    url = df["imdb_url"].str.strip()
+    return _keep(rej, t, pd.DataFrame({
+        "id": ids, "title": title, "release_date": release,
+        "imdb_url": url.where(url != "", None), "genres": genres, "_line": df["_line"]}))
+
+
+def _summary(raw: dict[str, pd.DataFrame], dataset: Dataset,
+             report: pd.DataFrame) -> pd.DataFrame:
+    """Per table: rows read (readable or not), rejected, kept, warnings."""
+    read = {t: len(frame) + frame.attrs.get("unreadable", 0) for t, frame in raw.items()}
+    kept = dataset.counts()
+    return pd.DataFrame({
+        "table": list(FILES), "rows_read": [read[t] for t in FILES],
+        "rejected": [read[t] - kept[t] for t in FILES], "kept": [kept[t] for t in FILES],
+        "warnings": [int(((report["table"] == t) & (report["severity"] == "warning")).sum())
+                     for t in FILES]})
+
+
+def load(data_dir: str | Path, report_dir: str | Path | None = None,
+         verbose: bool = False) -> LoadResult:
+    """Read and validate the five CSVs.
+
+    Checks, per table: required columns (a missing one is fatal: :class:`DataError`), lines
+    that cannot be read (wrong field count, unclosed quote, not UTF-8), types (integers written
+    as digits, dates in their documented formats, 0/1 genre flags), ranges (ids, rating 1..5,
+    birth year from 1900 to this year, instants from 1990 to tomorrow, gender M/F, working
+    hours ``H - H`` with hours 0..24, zip code of 2-10 letters/digits), control characters,
+    duplicate ids and duplicate (user, movie) ratings (the first is kept), and referential
+    integrity (users and workers are persons, scores point to known users and movies). The
+    movie with no release date is kept with ``release_date`` NaT and a warning.
+
+    Args:
+        data_dir: folder with the five CSVs.
+        report_dir: if given, the report CSV is written there (``load_report.csv``).
+        verbose: print the counts before and after, and the reasons.
+
+    Returns:
+        A :class:`LoadResult` with the clean dataset, the report and the summary.
+    """
+    data_dir = Path(data_dir)
+    rej = Rejections()
+    raw = {table: _read_raw(data_dir, table, rej) for table in FILES}
+    persons = _persons(rej, raw["persons"])
+    person_ids = set(persons["id"].astype(int))
+    users = _users(rej, raw["users"], person_ids)
+    workers = _workers(rej, raw["workers"], person_ids)
+    movies = _movies(rej, raw["movies"])
+    scores = _validate_scores(rej, raw["scores"], set(users["id"].astype(int)),
+                              set(movies["id"].astype(int)))
+    dataset = finalise(persons, users, workers, movies, scores)
+    report = rej.frame()
+    result = LoadResult(dataset=dataset, report=report,
+                        summary=_summary(raw, dataset, report))
+    if report_dir is not None:
+        result.write_report(report_dir)
+    if verbose:
+        print(result.summary.to_string(index=False))
+        if not report.empty:
+            print(result.reasons().to_string(index=False))
+    return result

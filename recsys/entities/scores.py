@@ -1,0 +1,88 @@
+"""Ratings: at most one per (user, movie)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+import pandas as pd
+from sqlalchemy import delete, select
+
+from recsys import rules
+from recsys.entities.base import (
+    DuplicateIdError,
+    EntityError,
+    _Entity,
+    as_datetime,
+    checked,
+    frame,
+    ids_of,
+)
+from recsys.schema import Movie, Score, User
+
+class Scores(_Entity[Score]):
+    """Ratings: at most one per (user, movie)."""
+
+    model = Score
+    name = "score"
+    fields = ("user_id", "movie_id", "rating", "rated_at")
+
+    def add(self, user_id: int, movie_id: int, rating: int, rated_at: Any = None,
+            id: int | None = None, overwrite: bool = False) -> int:
+        """Add a rating (or replace one with ``overwrite``); returns the score id.
+
+        A second rating of the same movie by the same user is refused unless ``overwrite``,
+        which then replaces the earlier rating (keeping its id unless ``id`` is given).
+        """
+        values = {"user_id": user_id, "movie_id": movie_id, "rating": rating,
+                  "rated_at": rated_at if rated_at is not None
+                  else dt.datetime.now(dt.timezone.utc)}
+        values = self._check(values)
+        earlier = self.session.execute(select(Score.id).where(
+            Score.user_id == values["user_id"], Score.movie_id == values["movie_id"])
+        ).scalar_one_or_none()
+        if earlier is not None and earlier != id:
+            if not overwrite:
+                raise DuplicateIdError(
+                    f"user {values['user_id']} already rated movie {values['movie_id']} "
+                    f"(score {earlier}); pass overwrite=True to replace it")
+            if id is None:
+                id = earlier
+            else:
+                self.session.execute(delete(Score).where(Score.id == earlier))
+        return self._store(values, id, overwrite)
+
+    def _check(self, values: dict[str, Any]) -> dict[str, Any]:
+        rating = values["rating"]
+        if hasattr(rating, "item") and not isinstance(rating, bool):  # NumPy scalars
+            rating = rating.item()
+        rating = checked(rules.check_rating, rating)
+        user_id = checked(rules.check_id, values["user_id"], "user_id")
+        movie_id = checked(rules.check_id, values["movie_id"], "movie_id")
+        if self.session.get(User, user_id) is None:
+            raise EntityError(f"user_id {user_id} is not a known user")
+        if self.session.get(Movie, movie_id) is None:
+            raise EntityError(f"movie_id {movie_id} is not a known movie")
+        return {"user_id": user_id, "movie_id": movie_id, "rating": rating,
+                "rated_at": as_datetime(values["rated_at"], "rated_at")}
+
+    def _normalise(self, field: str, value: Any) -> Any:
+        return as_datetime(value, field) if field == "rated_at" else value
+
+    def find(self, ids: int | Iterable[int] | None = None,
+             user_ids: int | Iterable[int] | None = None,
+             movie_ids: int | Iterable[int] | None = None,
+             rating_min: int | None = None, rating_max: int | None = None) -> pd.DataFrame:
+        """Ratings matching every filter given, in id order."""
+        stmt = select(Score.id, Score.user_id, Score.movie_id, Score.rating,
+                      Score.rated_at).order_by(Score.id)
+        for column, values in ((Score.id, ids), (Score.user_id, user_ids),
+                               (Score.movie_id, movie_ids)):
+            id_list = ids_of(values)
+            if id_list is not None:
+                stmt = stmt.where(column.in_(id_list))
+        if rating_min is not None:
+            stmt = stmt.where(Score.rating >= int(rating_min))
+        if rating_max is not None:
+            stmt = stmt.where(Score.rating <= int(rating_max))
+        return frame(self.session, stmt)

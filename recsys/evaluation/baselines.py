@@ -1,0 +1,157 @@
+"""What evaluation compares the model with, behind one small interface (:class:`Scorer`):
+``fit(train, data)``, ``predict(user_ids, movie_ids)`` (rating scale, or ``None`` when the
+scorer predicts no ratings) and ``score_items(user_ids)`` (a score per catalogue movie, higher
+is better). Register a new one in :mod:`recsys.registry`."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from recsys.datasets import Dataset
+from recsys.evaluation.columns import ITEM, RATING, USER
+from recsys.models.ranker import ease_weights
+
+
+class Scorer(Protocol):
+    """What evaluation needs from a model or baseline."""
+
+    name: str
+
+    def fit(self, train: pd.DataFrame, data: Dataset) -> "Scorer": ...
+
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray | None: ...
+
+    def score_items(self, user_ids: np.ndarray) -> np.ndarray | None: ...
+
+    @property
+    def movie_ids(self) -> np.ndarray: ...
+
+
+class _Indexed:
+    """Dense indices for users and movies of the catalogue (all movies in ``data``)."""
+
+    name = "base"
+
+    def _index(self, train: pd.DataFrame, data: Dataset) -> None:
+        self._movie_ids = np.sort(data.movies["id"].to_numpy())
+        self._user_ids = np.sort(np.union1d(data.users["id"].to_numpy(),
+                                            train[USER].unique()))
+        self.movie_pos = pd.Series(np.arange(len(self._movie_ids)), index=self._movie_ids)
+        self.user_pos = pd.Series(np.arange(len(self._user_ids)), index=self._user_ids)
+
+    @property
+    def movie_ids(self) -> np.ndarray:
+        return self._movie_ids
+
+    def _pos(self, index: pd.Series, ids: np.ndarray) -> np.ndarray:
+        """Positions of ``ids``; -1 for ids never seen."""
+        return index.reindex(np.asarray(ids)).fillna(-1).to_numpy(dtype=np.int64)
+
+    def interactions(self, train: pd.DataFrame) -> np.ndarray:
+        """Dense 0/1 user x movie matrix of the training ratings."""
+        matrix = np.zeros((len(self._user_ids), len(self._movie_ids)), dtype=np.float32)
+        matrix[self._pos(self.user_pos, train[USER]), self._pos(self.movie_pos, train[ITEM])] = 1
+        return matrix
+
+
+class GlobalMean(_Indexed):
+    """Predicts the mean training rating for everything; ranks nothing."""
+
+    name = "global_mean"
+
+    def fit(self, train: pd.DataFrame, data: Dataset) -> "GlobalMean":
+        self._index(train, data)
+        self.mean = float(train[RATING].mean())
+        return self
+
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
+        return np.full(len(user_ids), self.mean)
+
+    def score_items(self, user_ids: np.ndarray) -> None:
+        return None
+
+
+class Biases(_Indexed):
+    """Regularised user and item biases around the global mean (alternating least squares).
+
+    Ranking uses the item bias (the same top list for everyone, minus what they have seen).
+    """
+
+    name = "biases"
+
+    def __init__(self, reg_user: float = 5.0, reg_item: float = 5.0, iterations: int = 10):
+        self.reg_user, self.reg_item, self.iterations = reg_user, reg_item, iterations
+
+    def fit(self, train: pd.DataFrame, data: Dataset) -> "Biases":
+        self._index(train, data)
+        u = self._pos(self.user_pos, train[USER])
+        i = self._pos(self.movie_pos, train[ITEM])
+        r = train[RATING].to_numpy(dtype=np.float64)
+        self.mean = float(r.mean())
+        self.bu = np.zeros(len(self._user_ids))
+        self.bi = np.zeros(len(self._movie_ids))
+        n_u = np.bincount(u, minlength=len(self.bu))
+        n_i = np.bincount(i, minlength=len(self.bi))
+        for _ in range(self.iterations):
+            self.bi = np.bincount(i, r - self.mean - self.bu[u], len(self.bi)) / (
+                n_i + self.reg_item)
+            self.bu = np.bincount(u, r - self.mean - self.bi[i], len(self.bu)) / (
+                n_u + self.reg_user)
+        return self
+
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
+        u = self._pos(self.user_pos, user_ids)
+        i = self._pos(self.movie_pos, movie_ids)
+        bu = np.where(u >= 0, self.bu[np.maximum(u, 0)], 0.0)
+        bi = np.where(i >= 0, self.bi[np.maximum(i, 0)], 0.0)
+        return np.clip(self.mean + bu + bi, 1.0, 5.0)
+
+    def score_items(self, user_ids: np.ndarray) -> np.ndarray:
+        return np.tile(self.bi, (len(user_ids), 1))
+
+
+class Popularity(_Indexed):
+    """Ranks movies by how many training ratings they have; predicts no ratings."""
+
+    name = "popularity"
+
+    def fit(self, train: pd.DataFrame, data: Dataset) -> "Popularity":
+        self._index(train, data)
+        counts = train.groupby(ITEM).size()
+        self.counts = counts.reindex(self._movie_ids, fill_value=0).to_numpy(dtype=np.float64)
+        return self
+
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> None:
+        return None
+
+    def score_items(self, user_ids: np.ndarray) -> np.ndarray:
+        return np.tile(self.counts, (len(user_ids), 1))
+
+
+class EASE(_Indexed):
+    """EASE (Steck, 2019): a closed-form item-item model on who-watched-what.
+
+    B = I - P / diag(P) with P = (X'X + lambda I)^-1, zero diagonal; a user's scores are X_u B.
+    """
+
+    name = "ease"
+
+    def __init__(self, l2: float = 500.0):
+        self.l2 = l2
+
+    def fit(self, train: pd.DataFrame, data: Dataset) -> "EASE":
+        self._index(train, data)
+        self.X = self.interactions(train)
+        self.B = ease_weights(self.X, self.l2)
+        return self
+
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> None:
+        return None
+
+    def score_items(self, user_ids: np.ndarray) -> np.ndarray:
+        u = self._pos(self.user_pos, user_ids)
+        rows = np.where(u[:, None] >= 0, self.X[np.maximum(u, 0)], 0.0)
+        return rows @ self.B

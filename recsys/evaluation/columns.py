@@ -1,0 +1,8 @@
+"""Column names shared by every evaluation function (one home, as in Microsoft Recommenders'
+``constants``), and what counts as relevant."""
+
+from recsys.rules import LIKED_RATING
+
+USER, ITEM, RATING, PREDICTION, RANK = "user_id", "movie_id", "rating", "predicted", "rank"
+#: Held-out ratings at least this high are the relevant movies of ranking metrics.
+RELEVANT_RATING = LIKED_RATING

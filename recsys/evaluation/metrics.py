@@ -1,0 +1,67 @@
+"""Rating and ranking metrics on DataFrames with explicit column arguments (as in Microsoft
+Recommenders): RMSE, MAE, precision/recall/NDCG/hit rate at k, catalogue coverage."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from recsys.evaluation.columns import ITEM, PREDICTION, RANK, RATING, RELEVANT_RATING, USER
+
+
+def rmse(true: pd.DataFrame, pred: pd.DataFrame, col_user: str = USER, col_item: str = ITEM,
+         col_rating: str = RATING, col_prediction: str = PREDICTION) -> float:
+    """Root mean squared error over the (user, item) pairs in both frames."""
+    both = true.merge(pred, on=[col_user, col_item])
+    return float(np.sqrt(np.mean((both[col_rating] - both[col_prediction]) ** 2)))
+
+
+def mae(true: pd.DataFrame, pred: pd.DataFrame, col_user: str = USER, col_item: str = ITEM,
+        col_rating: str = RATING, col_prediction: str = PREDICTION) -> float:
+    """Mean absolute error over the (user, item) pairs in both frames."""
+    both = true.merge(pred, on=[col_user, col_item])
+    return float(np.mean(np.abs(both[col_rating] - both[col_prediction])))
+
+
+def ranking_metrics(test: pd.DataFrame, recommendations: pd.DataFrame, k: int = 10,
+                    col_user: str = USER, col_item: str = ITEM, col_rating: str = RATING,
+                    col_rank: str = RANK, threshold: float = RELEVANT_RATING
+                    ) -> dict[str, float]:
+    """Precision, recall, NDCG (binary gains) and hit rate at ``k``.
+
+    Args:
+        test: held-out ratings; those >= ``threshold`` are the relevant movies.
+        recommendations: ``col_user, col_item, col_rank`` (rank 1 is the best).
+        k: cut-off.
+
+    Returns:
+        Means over users with at least one relevant held-out movie (users without
+        recommendations count as zero).
+    """
+    relevant = test[test[col_rating] >= threshold]
+    rel_sets = relevant.groupby(col_user)[col_item].agg(set)
+    top = recommendations[recommendations[col_rank] <= k].sort_values([col_user, col_rank])
+    lists = top.groupby(col_user)[col_item].agg(list)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    precision, recall, ndcg, hits = [], [], [], []
+    for user, rel in rel_sets.items():
+        recs = lists.get(user, [])
+        gains = np.array([1.0 if m in rel else 0.0 for m in recs[:k]])
+        n_hit = gains.sum()
+        precision.append(n_hit / k)
+        recall.append(n_hit / len(rel))
+        dcg = float((gains * discounts[:len(gains)]).sum())
+        idcg = float(discounts[:min(len(rel), k)].sum())
+        ndcg.append(dcg / idcg)
+        hits.append(float(n_hit > 0))
+    return {f"precision@{k}": float(np.mean(precision)), f"recall@{k}": float(np.mean(recall)),
+            f"ndcg@{k}": float(np.mean(ndcg)), f"hit_rate@{k}": float(np.mean(hits))}
+
+
+def coverage(recommendations: pd.DataFrame, n_items: int, k: int = 10,
+             col_item: str = ITEM, col_rank: str = RANK) -> float:
+    """Share of the catalogue that appears in at least one top-``k`` list."""
+    top = recommendations[recommendations[col_rank] <= k]
+    return float(top[col_item].nunique() / n_items) if n_items else math.nan

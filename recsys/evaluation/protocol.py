@@ -1,0 +1,119 @@
+"""Running an evaluation: every scorer fitted and measured on the same splits.
+
+Protocol (used by ``recsys evaluate`` and ``bench/model.py``):
+
+- rating metrics (RMSE, MAE) on every held-out rating;
+- ranking metrics at k (precision, recall, NDCG, hit rate) per test user, where the relevant
+  movies are the user's held-out ratings >= 4 and the candidates are all movies the user has
+  not rated in the training part; averaged over users with at least one relevant movie;
+- catalogue coverage: share of all movies that appear in someone's top k.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from recsys.datasets import Dataset
+from recsys.evaluation.baselines import Scorer
+from recsys.evaluation.columns import ITEM, PREDICTION, RANK, RATING, RELEVANT_RATING, USER
+from recsys.evaluation.metrics import coverage, mae, ranking_metrics, rmse
+from recsys.progress import Progress, reporter
+from recsys.topk import mask_pairs, top_columns
+
+
+def top_k(scorer: Scorer, train: pd.DataFrame, user_ids: np.ndarray, k: int,
+          batch: int = 512) -> pd.DataFrame:
+    """Top-``k`` movies per user among the movies the user has not rated in ``train``."""
+    catalogue = scorer.movie_ids
+    seen = train[train[USER].isin(user_ids)]
+    frames = []
+    for start in range(0, len(user_ids), batch):
+        users = np.asarray(user_ids[start:start + batch])
+        scores = scorer.score_items(users)
+        if scores is None:
+            return pd.DataFrame(columns=[USER, ITEM, RANK])
+        scores = mask_pairs(np.array(scores, dtype=np.float64, copy=True), users, seen,
+                           catalogue)
+        order = top_columns(scores, k)
+        kk = order.shape[1]
+        frames.append(pd.DataFrame({
+            USER: np.repeat(users, kk), ITEM: catalogue[order.ravel()],
+            RANK: np.tile(np.arange(1, kk + 1), len(users))}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluate(scorer: Scorer, train: pd.DataFrame, test: pd.DataFrame, data: Dataset,
+             k: int = 10, fit: bool = True) -> dict[str, float]:
+    """Fit (unless ``fit`` is False) and measure one scorer on one split."""
+    start = time.perf_counter()
+    if fit:
+        scorer.fit(train, data)
+    fit_seconds = time.perf_counter() - start
+    out: dict[str, float] = {"fit_seconds": fit_seconds}
+    predicted = scorer.predict(test[USER].to_numpy(), test[ITEM].to_numpy())
+    if predicted is None:
+        out.update({"rmse": math.nan, "mae": math.nan})
+    else:
+        pred = test[[USER, ITEM]].assign(**{PREDICTION: np.asarray(predicted, dtype=float)})
+        out.update({"rmse": rmse(test, pred), "mae": mae(test, pred)})
+    users = np.sort(test.loc[test[RATING] >= RELEVANT_RATING, USER].unique())
+    recs = top_k(scorer, train, users, k)
+    if recs.empty:
+        out.update({f"{m}@{k}": math.nan for m in ("precision", "recall", "ndcg", "hit_rate")})
+        out["coverage"] = math.nan
+    else:
+        out.update(ranking_metrics(test, recs, k))
+        out["coverage"] = coverage(recs, len(scorer.movie_ids), k)
+    return out
+
+
+@dataclass
+class Comparison:
+    """Per-fold metrics of several scorers and their means."""
+
+    per_fold: pd.DataFrame
+
+    def summary(self) -> pd.DataFrame:
+        """Mean of each metric per scorer (and the standard deviation of RMSE and NDCG)."""
+        numeric = self.per_fold.drop(columns=["fold"])
+        mean = numeric.groupby("model", sort=False).mean()
+        std = numeric.groupby("model", sort=False).std()
+        for col in [c for c in mean.columns if c == "rmse" or c.startswith("ndcg")]:
+            mean[f"{col}_std"] = std[col]
+        return mean
+
+
+def compare(factories: dict[str, Callable[[], Scorer]],
+            splits: Iterable[tuple[pd.DataFrame, pd.DataFrame]], data: Dataset,
+            k: int = 10, progress: Progress = True,
+            on_fit: Callable[[str, int, Scorer, pd.DataFrame, pd.DataFrame], None] | None = None
+            ) -> Comparison:
+    """Evaluate fresh scorers from each factory on each split.
+
+    Args:
+        on_fit: called with (name, fold, fitted scorer, train, test) after each evaluation,
+            e.g. to keep the model's predictions.
+    """
+    report = reporter(progress)
+    folds = list(splits)
+    rows = []
+    for fold, (train, test) in enumerate(folds):
+        for name, factory in factories.items():
+            scorer = factory()
+            metrics = evaluate(scorer, train, test, data, k)
+            rows.append({"model": name, "fold": fold, **metrics})
+            if report is not None:
+                where = f"fold {fold}" if len(folds) > 1 else "holdout"
+                shown = [f"{key}={value:.4f}" for key, value in
+                         (("rmse", metrics["rmse"]), (f"ndcg@{k}", metrics[f"ndcg@{k}"]))
+                         if value == value]  # NaN: the scorer does not predict that
+                report(f"{where} {name:<12} {' '.join(shown)} ({metrics['fit_seconds']:.1f} s)")
+            if on_fit is not None:
+                on_fit(name, fold, scorer, train, test)
+    return Comparison(pd.DataFrame(rows))

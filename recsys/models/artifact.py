@@ -1,0 +1,141 @@
+"""Saving and loading a trained recommender as a versioned artifact, atomically.
+
+Layout: ``root/<version>/`` holding ``network_<i>.keras`` (the Keras networks), ``arrays.npz``
+(ids, side features, factors, training ratings), ``meta.json`` (config, vocabularies,
+metrics, data fingerprint, training history); ``root/LATEST`` names the newest version. The
+folder is written under a temporary name and renamed into place, so a reader never sees a
+half-written model; any damage found when loading is a :class:`~recsys.errors.ModelError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import ModelError, ModelNotFound
+from recsys.features import FeatureEncoder
+from recsys.models.config import ModelConfig
+from recsys.models.ids import IdMap
+from recsys.models.ranker import Ranker
+from recsys.models.state import FittedModel, Seen, catalogue_fingerprint
+
+FORMAT_VERSION = 1
+FACTORS = ("user_vectors", "user_bias", "movie_vectors", "movie_bias")
+
+
+def _arrays(state: FittedModel) -> dict[str, np.ndarray]:
+    arrays = {"user_ids": state.users.ids, "movie_ids": state.movies.ids,
+              "user_side": state.user_side, "movie_side": state.movie_side,
+              "seen_users": state.seen.users, "seen_movies": state.seen.movies,
+              "seen_ratings": state.seen.ratings}
+    if state.factors is not None:
+        arrays.update(state.factors.as_arrays())
+    return arrays
+
+
+def _meta(model: Any, state: FittedModel, created: str) -> dict[str, Any]:
+    from recsys.models import networks
+
+    return {
+        "format": FORMAT_VERSION, "version": model.version, "created_utc": created,
+        "keras_version": networks.version(), "config": dataclasses.asdict(state.config),
+        "global_mean": state.global_mean, "encoder": state.encoder.to_dict(),
+        "fingerprint": state.fingerprint,
+        "catalogue_fingerprint": catalogue_fingerprint(state.movies.ids),
+        "n_users": len(state.users), "n_movies": len(state.movies),
+        "n_ratings": int(len(state.seen.ratings)), "fit_seconds": state.fit_seconds,
+        "metrics": model.metrics, "history": state.history.to_dict(orient="list")}
+
+
+def save(model: Any, root: Path, metrics: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` under ``root`` as a new version and mark it the latest; returns the
+    version folder (``model.version`` is set)."""
+    from recsys.models import networks
+
+    state = model.fitted
+    root.mkdir(parents=True, exist_ok=True)
+    created = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    model.version = f"{created}-{state.fingerprint[:8]}"
+    if metrics is not None:
+        model.metrics = dict(metrics)
+    final = root / model.version
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    try:
+        networks.save(list(state.networks), tmp)
+        np.savez_compressed(tmp / "arrays.npz", **_arrays(state))
+        meta = _meta(model, state, created)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    latest = root / ".LATEST.tmp"
+    latest.write_text(model.version + "\n")
+    os.replace(latest, root / "LATEST")
+    model.meta = meta
+    return final
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    if not (path / "meta.json").is_file():
+        raise ModelNotFound(f"no trained model at {path}: run `recsys train` first")
+    meta = json.loads((path / "meta.json").read_text())
+    if not isinstance(meta, dict):
+        raise ModelError(f"{path / 'meta.json'} does not hold a model description")
+    if meta.get("format") != FORMAT_VERSION:
+        raise ModelError(f"{path} has model format {meta.get('format')}, this code reads "
+                         f"{FORMAT_VERSION}: retrain with `recsys train`")
+    return meta
+
+
+def _state(path: Path, meta: dict[str, Any]) -> FittedModel:
+    from recsys.models import networks
+
+    config = ModelConfig(**meta["config"])
+    with np.load(path / "arrays.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    trained = networks.load(path)
+    if not trained:
+        raise ModelError(f"the model at {path} has no network_*.keras file: retrain with "
+                         "`recsys train`")
+    users, movies = IdMap(arrays["user_ids"]), IdMap(arrays["movie_ids"])
+    seen = Seen(arrays["seen_users"], arrays["seen_movies"], arrays["seen_ratings"])
+    factors = (networks.Factors(**{k: arrays[k] for k in FACTORS})
+               if "user_vectors" in arrays else None)
+    ranker = Ranker.fit(seen.users, seen.movies, seen.ratings.astype(np.float32), users.rows,
+                        movies.rows, config.ranker_l2, config.ranker_rating_weight)
+    return FittedModel(config, users, movies, FeatureEncoder.from_dict(meta["encoder"]),
+                       float(meta["global_mean"]), arrays["user_side"], arrays["movie_side"],
+                       seen, tuple(trained), factors, ranker, meta["fingerprint"],
+                       pd.DataFrame(meta.get("history", {})), meta.get("fit_seconds"))
+
+
+def load(cls: type, path: Path) -> Any:
+    """The model saved at ``path`` (a version folder, or a root holding ``LATEST``)."""
+    try:
+        if (path / "LATEST").is_file():
+            path = path / (path / "LATEST").read_text().strip()
+        meta = _read_meta(path)
+        state = _state(path, meta)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any damage to an artifact is a ModelError
+        raise ModelError(f"cannot read the model at {path}: {type(exc).__name__}: {exc} "
+                         "(retrain with `recsys train`)") from exc
+    model = cls(state.config)
+    model.state = state
+    model.version = meta["version"]
+    model.metrics = meta.get("metrics", {})
+    model.meta = meta
+    return model

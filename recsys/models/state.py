@@ -1,0 +1,137 @@
+"""A fitted model as explicit state: one frozen dataclass of arrays, and how it is fitted.
+
+Everything a trained :class:`~recsys.models.recommender.Recommender` knows is in
+:class:`FittedModel`, created in one place (:func:`fit` here, or the artifact loader), never
+attribute by attribute; serving reads it and never changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from recsys.datasets import Dataset
+from recsys.errors import ModelError
+from recsys.features import FeatureEncoder
+from recsys.models.config import ModelConfig
+from recsys.models.ids import IdMap
+from recsys.models.ranker import Ranker
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The training ratings, as positions (what the ranker and the artifact keep)."""
+
+    users: np.ndarray
+    movies: np.ndarray
+    ratings: np.ndarray
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """A trained model. Arrays are indexed by position (row 0: unknown user or movie).
+
+    Attributes:
+        config: the hyper-parameters it was trained with.
+        users, movies: the ids it knows.
+        encoder: how side features were encoded (reused for anything scored later).
+        global_mean: the mean training rating.
+        user_side, movie_side: encoded side features.
+        seen: the training ratings.
+        networks: the Keras networks (one, or an ensemble).
+        factors: the hybrid ensemble's factors as NumPy arrays (None for the reference model).
+        ranker: the EASE ranker.
+        fingerprint: SHA-256 of the training ratings.
+        history: per-epoch training metrics of every network.
+        fit_seconds: how long fitting took (None when unknown).
+    """
+
+    config: ModelConfig
+    users: IdMap
+    movies: IdMap
+    encoder: FeatureEncoder
+    global_mean: float
+    user_side: np.ndarray
+    movie_side: np.ndarray
+    seen: Seen
+    networks: tuple[Any, ...]
+    factors: Any
+    ranker: Ranker
+    fingerprint: str
+    history: pd.DataFrame
+    fit_seconds: float | None = None
+
+
+def fingerprint(scores: pd.DataFrame) -> str:
+    """SHA-256 of the (user, movie, rating) triples, order-independent."""
+    triples = scores[["user_id", "movie_id", "rating"]].to_numpy(dtype=np.int64)
+    triples = triples[np.lexsort(triples.T[::-1])]
+    return hashlib.sha256(np.ascontiguousarray(triples).tobytes()).hexdigest()
+
+
+def catalogue_fingerprint(movie_ids: np.ndarray) -> str:
+    """SHA-256 of the sorted movie ids (what a model's outputs are indexed by)."""
+    ids = np.sort(np.asarray(movie_ids, dtype=np.int64))
+    return hashlib.sha256(ids.tobytes()).hexdigest()
+
+
+def side_features(encoder: FeatureEncoder, data: Dataset, users: IdMap,
+                  movies: IdMap) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded user and movie side features, indexed by position."""
+    encoded_users, user_side = encoder.encode_users(data)
+    encoded_movies, movie_side = encoder.encode_movies(data)
+    user_table = np.zeros((users.rows, encoder.user_width), np.float32)
+    user_table[users.positions(encoded_users)] = user_side
+    movie_table = np.zeros((movies.rows, encoder.movie_width), np.float32)
+    movie_table[movies.positions(encoded_movies)] = movie_side
+    return user_table, movie_table
+
+
+def implicit_matrix(u: np.ndarray, m: np.ndarray, n_users: int, n_movies: int) -> np.ndarray:
+    """Who rated what, each row scaled by 1/sqrt(number of ratings) (the SVD++ term). It uses
+    every training rating, validation slice included: which movies a user rated is known;
+    only the values of the held-out ratings are."""
+    seen = np.zeros((n_users, n_movies), np.float32)
+    seen[u, m] = 1.0
+    seen /= np.sqrt(np.maximum(seen.sum(axis=1, keepdims=True), 1.0))
+    return seen
+
+
+def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
+        report: Callable[[str], None] | None = None) -> FittedModel:
+    """Train networks and ranker on ``scores``, with ``data`` as side information."""
+    from recsys.models import networks
+
+    start = time.perf_counter()
+    networks.set_seed(config.seed)
+    unknown = set(scores["movie_id"]) - set(data.movies["id"])
+    if unknown:
+        raise ModelError(f"scores reference {len(unknown)} movie(s) not in the movies table, "
+                         f"e.g. {sorted(unknown)[:5]}")
+    users = IdMap(np.union1d(data.users["id"].to_numpy(), scores["user_id"].unique()))
+    movies = IdMap(np.sort(data.movies["id"].to_numpy()))
+    encoder = FeatureEncoder.fit(data, scores)
+    user_side, movie_side = side_features(encoder, data, users, movies)
+    u, m = users.positions(scores["user_id"]), movies.positions(scores["movie_id"])
+    r = scores["rating"].to_numpy(dtype=np.float32)
+    global_mean = float(r.mean())
+    is_val = np.random.default_rng(config.seed).random(len(r)) < config.validation_fraction
+    implicit = (implicit_matrix(u, m, users.rows, movies.rows)
+                if config.kind == "hybrid" and config.implicit else None)
+    inputs = networks.Inputs(users.rows, movies.rows, user_side, movie_side, global_mean,
+                             implicit)
+    x = np.stack([u, m], axis=1).astype(np.int32)
+    trained, history = networks.train(config, inputs, x, r, is_val, report)
+    factors = (networks.export_factors(trained, users.rows, movies.rows)
+               if config.kind == "hybrid" else None)
+    ranker = Ranker.fit(u, m, r, users.rows, movies.rows, config.ranker_l2,
+                        config.ranker_rating_weight)
+    seen = Seen(u.astype(np.int32), m.astype(np.int32), r.astype(np.int8))
+    return FittedModel(config, users, movies, encoder, global_mean, user_side, movie_side,
+                       seen, tuple(trained), factors, ranker, fingerprint(scores), history,
+                       time.perf_counter() - start)

@@ -1,0 +1,41 @@
+"""Ranking helpers shared by the model, evaluation and batch prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def top_columns(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` largest values of each row, best first (ties keep column
+    order). Works on one row (1-D) or many (2-D)."""
+    matrix = np.atleast_2d(scores)
+    kk = min(k, matrix.shape[1])
+    part = np.argpartition(-matrix, kk - 1, axis=1)[:, :kk]
+    order = np.argsort(-np.take_along_axis(matrix, part, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(part, order, axis=1)
+    return top[0] if np.ndim(scores) == 1 else top
+
+
+def standardise(matrix: np.ndarray) -> np.ndarray:
+    """Each row to mean 0 and standard deviation 1 (constant rows to 0)."""
+    mean = matrix.mean(axis=1, keepdims=True)
+    std = matrix.std(axis=1, keepdims=True)
+    return (matrix - mean) / np.where(std > 0, std, 1.0)
+
+
+def mask_pairs(scores: np.ndarray, users: np.ndarray, pairs: pd.DataFrame,
+               catalogue: np.ndarray) -> np.ndarray:
+    """Set to -inf, in place, the score of every (user, movie) pair of ``pairs``.
+
+    Args:
+        scores: one row per user of ``users``, one column per movie of ``catalogue``.
+        pairs: ``user_id`` and ``movie_id`` columns (other users and movies are ignored).
+    """
+    position = pd.Series(np.arange(len(catalogue)), index=catalogue)
+    row_of = pd.Series(np.arange(len(users)), index=users)
+    mine = pairs[pairs["user_id"].isin(users)]
+    cols = position.reindex(mine["movie_id"]).to_numpy()
+    ok = ~np.isnan(cols)
+    scores[row_of[mine["user_id"]].to_numpy()[ok], cols[ok].astype(np.int64)] = -np.inf
+    return scores
