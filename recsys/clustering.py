@@ -297,3 +297,12 @@ def store(engine: Engine, clustering: Clustering, table: pd.DataFrame,
             {"user_id": int(u), "cluster_id": int(c),
              "distance": float(clustering.distances[u])}
             for u, c in clustering.assignments.items()])
+
+
+def stored(session: Any) -> list[dict[str, Any]]:
+    """The clusters in the database with their profiles, in id order."""
+    from sqlalchemy import select
+
+    return [{"id": c.id, "size": c.size, "description": c.description,
+             "profile": json.loads(c.profile), "model_version": c.model_version}
+            for c in session.execute(select(Cluster).order_by(Cluster.id)).scalars()]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
@@ -46,6 +47,11 @@ def _env(name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
+def _value(name: str) -> str:
+    """A variable's value, else its documented default (:data:`VARIABLES`)."""
+    return _env(name) or VARIABLES[name][0]
+
+
 def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -62,17 +68,20 @@ class Settings:
         opensearch_url / opensearch_user / opensearch_password / opensearch_verify_certs:
             connection to OpenSearch when that backend is chosen.
         seed: global random seed.
+        api_refresh_seconds: how often the API's read model looks for changes.
     """
 
     data_dir: Path
     var_dir: Path
     database_url: str
-    vector_backend: str = "local"
-    opensearch_url: str = ""
-    opensearch_user: str = "admin"
-    opensearch_password: str = field(default="", repr=False)
+    vector_backend: str = VARIABLES["RECSYS_VECTOR_BACKEND"][0]
+    opensearch_url: str = VARIABLES["RECSYS_OPENSEARCH_URL"][0]
+    opensearch_user: str = VARIABLES["RECSYS_OPENSEARCH_USER"][0]
+    opensearch_password: str = field(default=VARIABLES["RECSYS_OPENSEARCH_PASSWORD"][0],
+                                     repr=False)
     opensearch_verify_certs: bool = True
-    seed: int = 42
+    seed: int = int(VARIABLES["RECSYS_SEED"][0])
+    api_refresh_seconds: float = float(VARIABLES["RECSYS_API_REFRESH_SECONDS"][0])
 
     @property
     def reports_dir(self) -> Path:
@@ -130,28 +139,31 @@ def get_settings(env_file: str | os.PathLike[str] | None = ".env",
     root = Path(base).resolve() if base is not None else Path.cwd()
     if env_file is not None and absolute(env_file, root).is_file():
         load_dotenv(absolute(env_file, root), override=False)
-    var_dir = absolute(_env("RECSYS_VAR_DIR") or "var", root)
-    data_dir = absolute(_env("RECSYS_DATA_DIR") or "datasets", root)
+    var_dir = absolute(_value("RECSYS_VAR_DIR"), root)
+    data_dir = absolute(_value("RECSYS_DATA_DIR"), root)
     database_url = absolute_sqlite_url(
         _env("RECSYS_DATABASE_URL") or f"sqlite:///{var_dir / 'recsys.db'}", root)
-    backend = (_env("RECSYS_VECTOR_BACKEND") or "local").lower()
+    backend = _value("RECSYS_VECTOR_BACKEND").lower()
     if backend not in {"local", "opensearch"}:
         raise ConfigError(
-            f"RECSYS_VECTOR_BACKEND must be 'local' or 'opensearch', got {backend!r}"
-        )
-    seed_text = _env("RECSYS_SEED") or "42"
-    try:
-        seed = int(seed_text)
-    except ValueError:
-        raise ConfigError(f"RECSYS_SEED must be an integer, got {seed_text!r}") from None
+            f"RECSYS_VECTOR_BACKEND must be 'local' or 'opensearch', got {backend!r}")
     return Settings(
         data_dir=data_dir,
         var_dir=var_dir,
         database_url=database_url,
         vector_backend=backend,
-        opensearch_url=_env("RECSYS_OPENSEARCH_URL") or "",
-        opensearch_user=_env("RECSYS_OPENSEARCH_USER") or "admin",
-        opensearch_password=_env("RECSYS_OPENSEARCH_PASSWORD") or "",
-        opensearch_verify_certs=_truthy(_env("RECSYS_OPENSEARCH_VERIFY_CERTS") or "true"),
-        seed=seed,
+        opensearch_url=_value("RECSYS_OPENSEARCH_URL"),
+        opensearch_user=_value("RECSYS_OPENSEARCH_USER"),
+        opensearch_password=_value("RECSYS_OPENSEARCH_PASSWORD"),
+        opensearch_verify_certs=_truthy(_value("RECSYS_OPENSEARCH_VERIFY_CERTS")),
+        seed=_number("RECSYS_SEED", int),
+        api_refresh_seconds=_number("RECSYS_API_REFRESH_SECONDS", float),
     )
+
+
+def _number(name: str, kind: type) -> Any:
+    text = _value(name)
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {text!r}") from None

@@ -271,6 +271,9 @@ def test_vector_store_down_is_503(app: Flask, client: FlaskClient) -> None:
         def exists(self, name: str) -> bool:
             return False
 
+        def version(self) -> Any:
+            return ("down",)
+
     app.extensions["recsys"].store = DownStore()
     assert "vector store is unavailable" in _error(
         client.get("/similar_movies?movie_id=7&k=5"), 503)["message"]

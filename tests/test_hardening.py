@@ -526,6 +526,9 @@ def test_public_answers_hide_paths_and_exception_names(client: FlaskClient, app:
         def exists(self, name: str) -> bool:
             return False
 
+        def version(self) -> Any:
+            return ("down",)
+
         def get(self, *args: Any, **kwargs: Any) -> Any:
             from recsys.vectors.base import VectorStoreUnavailable
 

@@ -14,8 +14,6 @@ names; the details go to the server log.
 from __future__ import annotations
 
 import logging
-import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,15 +68,14 @@ class Services:
         services = cls(settings, engine, store or open_store(settings), model)
         if model is None:
             services.reload_model()
-        refresh = float(os.environ.get("RECSYS_API_REFRESH_SECONDS", "2") or 2)
-        services.cache = ServingCache(engine, refresh, services.store_version,
+        services.cache = ServingCache(engine, settings.api_refresh_seconds,
+                                      services.store_version,
                                       on_tick=services.reload_model_if_new).start()
         return services
 
     def store_version(self) -> Any:
-        """Changes when the vector indexes are rebuilt (remote stores: every 10 s)."""
-        version = getattr(self.store, "version", None)
-        return version() if callable(version) else int(time.monotonic() // 10)
+        """Changes when the vector indexes are rebuilt (part of the store protocol)."""
+        return self.store.version()
 
     def _latest_version(self) -> str | None:
         latest = self.settings.model_dir / "LATEST"

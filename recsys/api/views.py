@@ -17,19 +17,25 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest import abort
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter, ValidationError
 
-from recsys import db, embeddings, rules
+from recsys import clustering, db, embeddings, rules
 from recsys.api import schemas
 from recsys.api.errors import PROBLEM_JSON, Problem
 from recsys.api.recommendations import NoModelToScore, recommendations
 from recsys.api.serving import MovieInfo, movie_infos, user_snapshot
 from recsys.api.services import Services
-from recsys.entities import DuplicateIdError, EntityError, Movies, Scores
-from recsys.schema import Cluster, Movie, Person, Score, User, UserCluster, Worker
+from recsys.entities import (
+    DuplicateIdError,
+    EntityError,
+    Movies,
+    NotFoundError,
+    Scores,
+    Users,
+)
+from recsys.schema import Movie, Score
 from recsys.vectors.base import IndexNotFound, VectorStoreUnavailable
 
 
@@ -208,15 +214,11 @@ class UserScoresView(MethodView):
     def get(self, user_id: int) -> Any:
         """A user's ratings with their dates (UTC), newest first."""
         _require_id("user", user_id)
-        session = services().session()
-        if session.get(User, user_id) is None:
-            abort(404, message=f"user {user_id} does not exist")
-        rows = session.execute(
-            select(Score.id, Score.user_id, Score.movie_id, Movie.title, Score.rating,
-                   Score.rated_at).join(Movie, Movie.id == Score.movie_id)
-            .where(Score.user_id == user_id).order_by(Score.rated_at.desc(), Score.id)).all()
-        return {"user_id": user_id, "count": len(rows),
-                "scores": [dict(r._mapping) for r in rows]}
+        try:
+            rows = Scores(services().session()).of_user(user_id)
+        except NotFoundError as exc:
+            abort(404, message=str(exc))
+        return {"user_id": user_id, "count": len(rows), "scores": rows}
 
 
 def _conflict(exc: IntegrityError, body: dict[str, Any]) -> None:
@@ -239,19 +241,17 @@ class NewScoreView(MethodView):
         svc = services()
         session = svc.session()
         db.begin_write(session)  # SQLite: take the write lock now, queue behind other writers
-        if session.get(User, body["user_id"]) is None:
-            abort(404, message=f"user_id {body['user_id']} does not exist")
-        movie = session.get(Movie, body["movie_id"])
-        if movie is None:
-            abort(404, message=f"movie_id {body['movie_id']} does not exist")
         try:
             score_id = Scores(session).add(body["user_id"], body["movie_id"], body["rating"],
                                            body.get("rated_at"))
             stored = session.get(Score, score_id)
             answer = {"id": stored.id, "user_id": stored.user_id, "movie_id": stored.movie_id,
-                      "title": movie.title, "rating": stored.rating,
-                      "rated_at": stored.rated_at}
+                      "title": session.get(Movie, stored.movie_id).title,
+                      "rating": stored.rating, "rated_at": stored.rated_at}
             session.commit()
+        except NotFoundError as exc:
+            session.rollback()
+            abort(404, message=str(exc))
         except DuplicateIdError:
             session.rollback()
             abort(409, message=f"user {body['user_id']} already rated movie "
@@ -278,24 +278,10 @@ class UserView(MethodView):
     def get(self, user_id: int) -> Any:
         """A user's profile, rating summary and cluster."""
         _require_id("user", user_id)
-        session = services().session()
-        row = session.execute(select(User, Person).join(Person, Person.id == User.id)
-                              .where(User.id == user_id)).one_or_none()
-        if row is None:
-            abort(404, message=f"user {user_id} does not exist")
-        user, person = row
-        worker = session.get(Worker, user_id)
-        count, mean = session.execute(select(func.count(Score.id), func.avg(Score.rating))
-                                      .where(Score.user_id == user_id)).one()
-        cluster = session.execute(select(Cluster.id, Cluster.description)
-                                  .join(UserCluster, UserCluster.cluster_id == Cluster.id)
-                                  .where(UserCluster.user_id == user_id)).one_or_none()
-        return {"id": user.id, "full_name": person.full_name, "birth_year": person.birth_year,
-                "gender": person.gender, "zip_code": person.zip_code,
-                "occupation": user.occupation, "active_since": user.active_since,
-                "position": worker.position if worker else None, "ratings": int(count),
-                "mean_rating": round(float(mean), 4) if mean is not None else None,
-                "cluster": dict(cluster._mapping) if cluster else None}
+        try:
+            return Users(services().session()).profile(user_id)
+        except NotFoundError as exc:
+            abort(404, message=str(exc))
 
 
 @users.route("/clusters")
@@ -304,10 +290,7 @@ class ClustersView(MethodView):
     @errors(users, 503)
     def get(self) -> Any:
         """User clusters (k-means on user embeddings) with their profiles."""
-        rows = services().session().execute(select(Cluster).order_by(Cluster.id)).scalars()
-        return {"clusters": [{"id": c.id, "size": c.size, "description": c.description,
-                              "profile": json.loads(c.profile),
-                              "model_version": c.model_version} for c in rows]}
+        return {"clusters": clustering.stored(services().session())}
 
 
 # -- recommendations -----------------------------------------------------------------------------

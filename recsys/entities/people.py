@@ -11,6 +11,7 @@ from sqlalchemy import Select, delete, func, select
 from recsys import rules
 from recsys.entities.base import (
     EntityError,
+    NotFoundError,
     _Entity,
     as_date,
     as_datetime,
@@ -21,7 +22,7 @@ from recsys.entities.base import (
     frame,
     ids_of,
 )
-from recsys.schema import Person, Prediction, Score, User, Worker
+from recsys.schema import Cluster, Person, Prediction, Score, User, UserCluster, Worker
 
 class Persons(_Entity[Person]):
     """Persons: every user and worker is one."""
@@ -133,6 +134,28 @@ class Users(_Entity[User]):
     def _dependents(self, id: int) -> dict[str, int]:
         return {"scores": count_where(self.session, Score.user_id, id),
                 "predictions": count_where(self.session, Prediction.user_id, id)}
+
+    def profile(self, user_id: int) -> dict[str, Any]:
+        """A user with their person fields, worker position, rating count and mean, and
+        cluster (:class:`NotFoundError` for an unknown user)."""
+        row = self.session.execute(select(User, Person).join(Person, Person.id == User.id)
+                                   .where(User.id == int(user_id))).one_or_none()
+        if row is None:
+            raise NotFoundError(f"user {user_id} does not exist")
+        user, person = row
+        worker = self.session.get(Worker, user.id)
+        count, mean = self.session.execute(select(func.count(Score.id), func.avg(Score.rating))
+                                           .where(Score.user_id == user.id)).one()
+        cluster = self.session.execute(
+            select(Cluster.id, Cluster.description)
+            .join(UserCluster, UserCluster.cluster_id == Cluster.id)
+            .where(UserCluster.user_id == user.id)).one_or_none()
+        return {"id": user.id, "full_name": person.full_name, "birth_year": person.birth_year,
+                "gender": person.gender, "zip_code": person.zip_code,
+                "occupation": user.occupation, "active_since": user.active_since,
+                "position": worker.position if worker else None, "ratings": int(count),
+                "mean_rating": round(float(mean), 4) if mean is not None else None,
+                "cluster": dict(cluster._mapping) if cluster else None}
 
     def _cascade(self, id: int) -> None:
         delete_user_rows(self.session, id)

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from recsys import rules
 from recsys.entities.base import (
     DuplicateIdError,
-    EntityError,
+    NotFoundError,
     _Entity,
     as_datetime,
     checked,
@@ -19,6 +19,7 @@ from recsys.entities.base import (
     ids_of,
 )
 from recsys.schema import Movie, Score, User
+
 
 class Scores(_Entity[Score]):
     """Ratings: at most one per (user, movie)."""
@@ -60,9 +61,9 @@ class Scores(_Entity[Score]):
         user_id = checked(rules.check_id, values["user_id"], "user_id")
         movie_id = checked(rules.check_id, values["movie_id"], "movie_id")
         if self.session.get(User, user_id) is None:
-            raise EntityError(f"user_id {user_id} is not a known user")
+            raise NotFoundError(f"user_id {user_id} does not exist")
         if self.session.get(Movie, movie_id) is None:
-            raise EntityError(f"movie_id {movie_id} is not a known movie")
+            raise NotFoundError(f"movie_id {movie_id} does not exist")
         return {"user_id": user_id, "movie_id": movie_id, "rating": rating,
                 "rated_at": as_datetime(values["rated_at"], "rated_at")}
 
@@ -86,3 +87,14 @@ class Scores(_Entity[Score]):
         if rating_max is not None:
             stmt = stmt.where(Score.rating <= int(rating_max))
         return frame(self.session, stmt)
+
+    def of_user(self, user_id: int) -> list[dict[str, Any]]:
+        """A user's ratings with titles, newest first (:class:`NotFoundError` for an unknown
+        user)."""
+        if self.session.get(User, int(user_id)) is None:
+            raise NotFoundError(f"user {user_id} does not exist")
+        rows = self.session.execute(
+            select(Score.id, Score.user_id, Score.movie_id, Movie.title, Score.rating,
+                   Score.rated_at).join(Movie, Movie.id == Score.movie_id)
+            .where(Score.user_id == int(user_id)).order_by(Score.rated_at.desc(), Score.id))
+        return [dict(row._mapping) for row in rows]

@@ -81,6 +81,10 @@ class VectorStore(Protocol):
     def ping(self) -> bool:
         """True when the backend answers."""
 
+    def version(self) -> Any:
+        """A value that changes whenever an index is rebuilt (cached answers about similar
+        movies are keyed by it)."""
+
 
 def check_metric(metric: str) -> str:
     """Validate a metric name."""

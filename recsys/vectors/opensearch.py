@@ -18,6 +18,7 @@ Credentials and TLS come from settings (env vars), never from code. Connection f
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -242,6 +243,16 @@ class OpenSearchVectorStore:
             self._call(self.client.indices.delete, index=index)
         self._metrics.pop(name, None)
         self._dimensions.pop(name, None)
+
+    def version(self) -> Any:
+        """The ids OpenSearch gave this project's indexes (a rebuilt index gets a new one);
+        while the cluster cannot be asked, a value that changes every 10 seconds."""
+        try:
+            rows = self.client.cat.indices(index=f"{self.prefix}*", h="index,uuid",
+                                           format="json")
+            return tuple(sorted((r["index"], r["uuid"]) for r in rows))
+        except Exception:  # noqa: BLE001 - unreachable: let cached answers expire quickly
+            return ("unreachable", int(time.monotonic() // 10))
 
     def ping(self) -> bool:
         try:
