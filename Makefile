@@ -21,8 +21,10 @@ run: setup
 	$(BIN)/recsys data fetch
 	$(BIN)/recsys pipeline $(PIPELINE_ARGS)
 
-## test: set up and run the test suite
+## test: set up, lint (ruff), type-check (mypy) and run the test suite
 test: setup
+	$(BIN)/ruff check recsys tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 ## bench: the benchmarks (minutes; results go to bench/RESULTS.md by hand)

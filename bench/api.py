@@ -3,8 +3,8 @@ concurrent connections for 20 s per endpoint, against `recsys serve` (default: g
 2 worker processes) on the embedded default (SQLite + local vector index) with the real data.
 
 The endpoints: /recommendations (random user), /similar_movies (random movie), /movies/{id}
-(random movie) and /ping (trivial: touches no backing service, measured first and last; the better run is
-the baseline), each for 20 s after a warm-up.
+(random movie) and /ping (trivial: touches no backing service, measured first and last; the
+better run is the baseline), each for 20 s after a warm-up.
 
 With ``--writer``, /recommendations is measured a second time while one other process posts
 new ratings as fast as the API takes them (random user and movie; a pair already rated is a

@@ -3,7 +3,8 @@
 For every user the trained :class:`~recsys.models.Recommender` ranks every movie at once
 (:meth:`~recsys.models.Recommender.recommend_many`, users in chunks); movies a user has rated
 (in the training data or in the database now) are left out; the top N per user go to the
-``predictions`` table with rank, predicted rating, ranking score and model version. The table is replaced in one transaction
+``predictions`` table with rank, predicted rating, ranking score and model version. The
+table is replaced in one transaction
 (PostgreSQL readers keep seeing the old rows until commit; SQLite in WAL mode gives readers
 the last committed snapshot), so nobody ever sees a half-written set.
 """

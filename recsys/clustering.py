@@ -21,8 +21,8 @@ from matplotlib.figure import Figure
 from sqlalchemy import Engine, delete, insert
 
 from recsys.datasets import Dataset
-from recsys.rules import LIKED_RATING
 from recsys.errors import UsageError, VectorStoreError
+from recsys.rules import LIKED_RATING
 from recsys.schema import Cluster, UserCluster
 
 KMEANS_PATH = "/_plugins/_ml/_train_predict/kmeans"
@@ -151,7 +151,8 @@ def opensearch_kmeans(client: Any, vectors: pd.DataFrame, k: int,
                                                 body=kmeans_request(vectors, k, iterations))
     rows = response["prediction_result"]["rows"]
     if len(rows) != len(vectors):
-        raise VectorStoreError(f"ML Commons returned {len(rows)} assignments for {len(vectors)} users")
+        raise VectorStoreError(f"ML Commons returned {len(rows)} assignments for "
+                               f"{len(vectors)} users")
     return np.array([int(r["values"][0]["value"]) for r in rows])
 
 

@@ -98,11 +98,11 @@ class Settings:
         """Where the local vector index is persisted."""
         return self.var_dir / "vectors"
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: object) -> Settings:
         """Return a copy with some fields changed (handy in tests and notebooks)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return Settings(**values)  # type: ignore[arg-type]
+        return Settings(**values)
 
 
 def absolute(path: str | os.PathLike[str], base: Path) -> Path:

@@ -24,6 +24,7 @@ from recsys.data.titles import display_year
 from recsys.datasets import GENRES, Dataset
 from recsys.errors import UsageError
 from recsys.features import FeatureEncoder
+from recsys.rules import LIKED_RATING
 from recsys.vectors.base import IndexNotFound, VectorStore
 
 INDEXES = {("movies", "content"): "movies_content", ("movies", "learned"): "movies_learned",
@@ -55,7 +56,7 @@ def user_content_vectors(data: Dataset, movies: pd.DataFrame) -> pd.DataFrame:
     """Mean content vector of the movies each user liked (rated >= 4), else of all they rated;
     users with no ratings get the catalogue mean."""
     scores = data.scores
-    liked = scores[scores["rating"] >= 4]
+    liked = scores[scores["rating"] >= LIKED_RATING]
     fallback_users = set(scores["user_id"]) - set(liked["user_id"])
     chosen = pd.concat([liked, scores[scores["user_id"].isin(fallback_users)]])
     joined = movies.reindex(chosen["movie_id"].to_numpy())

@@ -43,7 +43,8 @@ class Explainer:
     def reasons(self, model: Any, liked: list[tuple[int, int]], movie_ids: list[int],
                 titles: dict[int, str]) -> list[dict[str, Any]]:
         """For each movie, the liked movie (id, rating; best first) most similar to it."""
-        popular = {"text": POPULAR, "because_movie_id": None, "similarity": None}
+        popular: dict[str, Any] = {"text": POPULAR, "because_movie_id": None,
+                                   "similarity": None}
         space = self._space(model)
         if not liked or space is None:
             return [dict(popular) for _ in movie_ids]
@@ -55,7 +56,7 @@ class Explainer:
         similarity = (matrix[[rows[m] for m in known]]
                       @ matrix[[rows[m] for m, _ in liked]].T) if known else None
         position = {m: i for i, m in enumerate(known)}
-        out = []
+        out: list[dict[str, Any]] = []
         for movie_id in movie_ids:
             if similarity is None or movie_id not in position:
                 out.append({"text": "recommended by the model", "because_movie_id": None,

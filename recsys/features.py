@@ -55,7 +55,7 @@ class FeatureEncoder:
 
     # -- fitting -------------------------------------------------------------------------------
     @classmethod
-    def fit(cls, data: Dataset, scores: pd.DataFrame | None = None) -> "FeatureEncoder":
+    def fit(cls, data: Dataset, scores: pd.DataFrame | None = None) -> FeatureEncoder:
         """Learn vocabularies and scaling from ``data`` (users/movies) and training ``scores``."""
         scores = data.scores if scores is None else scores
         if "rated_at" in scores and len(scores):
@@ -129,6 +129,6 @@ class FeatureEncoder:
                 "vocabularies": self.vocabularies}
 
     @classmethod
-    def from_dict(cls, state: dict[str, Any]) -> "FeatureEncoder":
+    def from_dict(cls, state: dict[str, Any]) -> FeatureEncoder:
         """Inverse of :meth:`to_dict`."""
         return cls(**state)

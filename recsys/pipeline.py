@@ -19,9 +19,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from recsys.notebook import PROGRESS_FILE
 
@@ -104,7 +105,7 @@ class Heartbeat:
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"heartbeat-{name}")
 
-    def start(self) -> "Heartbeat":
+    def start(self) -> Heartbeat:
         self._thread.start()
         return self
 
@@ -160,60 +161,70 @@ def run(parameters: dict[str, Any] | None = None, notebooks: tuple[str, ...] = N
     Raises:
         PipelineError: a notebook failed (the summary is still written).
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     def say(line: str) -> None:
         if progress:
             print(line, flush=True)
 
     source = Path(notebooks_dir) if notebooks_dir else find_notebooks_dir()
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-    run_dir = Path(runs_dir) / stamp
-    suffix = 1
-    while run_dir.exists():
-        run_dir = Path(runs_dir) / f"{stamp}-{suffix}"
-        suffix += 1
-    (run_dir / "metrics").mkdir(parents=True)
+    run_dir = _new_run_dir(Path(runs_dir))
     given = dict(parameters or {})
     result = RunResult(run_dir.resolve())
     levels = _quiet_machinery()
     try:
         for name in notebooks:
-            path = source / f"{name}.ipynb"
-            if not path.is_file():
-                raise PipelineError(f"notebook {path} does not exist", result.run_dir)
-            declared = _parameters_of(path)
-            values = {k: v for k, v in given.items() if k in declared}
-            if "run_dir" in declared:
-                values["run_dir"] = str(result.run_dir)
-            say(f"  {name:<22} running")
-            beat = Heartbeat(result.run_dir / PROGRESS_FILE, name, say).start()
-            start = time.perf_counter()
-            try:
-                papermill.execute_notebook(str(path), str(run_dir / f"{name}.ipynb"),
-                                           parameters=values, kernel_name=kernel,
-                                           cwd=str(source), progress_bar=False,
-                                           log_output=False, extra_arguments=KERNEL_ARGS)
-            except PapermillExecutionError as exc:
-                seconds = time.perf_counter() - start
-                result.steps.append({"notebook": name, "status": "failed",
-                                     "seconds": round(seconds, 2), "cell": exc.exec_count,
-                                     "error": f"{exc.ename}: {exc.evalue}"})
-                say(f"  {name:<22} failed {seconds:7.1f} s")
-                _write_summary(result, given)
-                raise PipelineError(
-                    f"notebook {name} failed in cell {exc.exec_count} "
-                    f"({exc.ename}: {exc.evalue}); executed copy: "
-                    f"{run_dir / (name + '.ipynb')}", result.run_dir) from None
-            finally:
-                beat.stop()
-            seconds = time.perf_counter() - start
-            result.steps.append({"notebook": name, "status": "ok",
-                                 "seconds": round(seconds, 2)})
-            say(f"  {name:<22} ok     {seconds:7.1f} s")
+            _run_one(name, source, given, result, kernel, say)
     finally:
         for logger_name, level in levels.items():
             logging.getLogger(logger_name).setLevel(level)
     _write_summary(result, given)
     return result
+
+
+def _new_run_dir(runs_dir: Path) -> Path:
+    """``runs_dir/<UTC timestamp>`` (with a suffix if taken), created with its metrics/."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    run_dir = runs_dir / stamp
+    suffix = 1
+    while run_dir.exists():
+        run_dir = runs_dir / f"{stamp}-{suffix}"
+        suffix += 1
+    (run_dir / "metrics").mkdir(parents=True)
+    return run_dir
+
+
+def _run_one(name: str, source: Path, given: dict[str, Any], result: RunResult, kernel: str,
+             say: Callable[[str], None]) -> None:
+    """Execute one notebook into the run folder and record its step (or raise)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    path = source / f"{name}.ipynb"
+    if not path.is_file():
+        raise PipelineError(f"notebook {path} does not exist", result.run_dir)
+    declared = _parameters_of(path)
+    values = {k: v for k, v in given.items() if k in declared}
+    if "run_dir" in declared:
+        values["run_dir"] = str(result.run_dir)
+    output = result.run_dir / f"{name}.ipynb"
+    say(f"  {name:<22} running")
+    beat = Heartbeat(result.run_dir / PROGRESS_FILE, name, say).start()
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(path), str(output), parameters=values,
+                                   kernel_name=kernel, cwd=str(source), progress_bar=False,
+                                   log_output=False, extra_arguments=KERNEL_ARGS)
+    except PapermillExecutionError as exc:
+        seconds = time.perf_counter() - start
+        result.steps.append({"notebook": name, "status": "failed",
+                             "seconds": round(seconds, 2), "cell": exc.exec_count,
+                             "error": f"{exc.ename}: {exc.evalue}"})
+        say(f"  {name:<22} failed {seconds:7.1f} s")
+        _write_summary(result, given)
+        raise PipelineError(f"notebook {name} failed in cell {exc.exec_count} "
+                            f"({exc.ename}: {exc.evalue}); executed copy: {output}",
+                            result.run_dir) from None
+    finally:
+        beat.stop()
+    seconds = time.perf_counter() - start
+    result.steps.append({"notebook": name, "status": "ok", "seconds": round(seconds, 2)})
+    say(f"  {name:<22} ok     {seconds:7.1f} s")

@@ -9,7 +9,8 @@ comparisons say whether lower or higher is better, and legends stay off the data
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd

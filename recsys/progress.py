@@ -3,7 +3,8 @@ callable (the pipeline's heartbeat, a notebook's own display)."""
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
+from typing import Union
 
 #: ``False`` (quiet), ``True`` (print each line) or a callable receiving each line.
 Progress = Union[bool, Callable[[str], None]]

@@ -8,9 +8,11 @@ name where the scorer lives; nothing heavy is imported until a scorer is built.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from recsys.errors import UsageError
 
@@ -63,9 +65,8 @@ def factories(config: Any, names: tuple[str, ...] = tuple(SCORERS),
         cls = getattr(importlib.import_module(entry.module), entry.name)
         if entry.configured:
             own = dataclasses.replace(config, **dict(entry.changes))
-            quiet = bool(entry.changes)
-            out[name] = (lambda cls=cls, own=own, quiet=quiet:
-                         cls(own, progress=False if quiet else progress))
+            out[name] = functools.partial(cls, own, progress=False if entry.changes
+                                          else progress)
         else:
             out[name] = cls
     return out

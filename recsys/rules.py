@@ -32,7 +32,7 @@ MIN_ID, MAX_ID = 1, 2**31 - 1
 MIN_BIRTH_YEAR = 1900
 
 #: Earliest accepted rating or sign-up instant (MovieLens starts in 1995, the course in 1997).
-EARLIEST_TIMESTAMP = dt.datetime(1990, 1, 1, tzinfo=dt.timezone.utc)
+EARLIEST_TIMESTAMP = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
 
 #: Earliest accepted start date of a worker (contracts can predate the service).
 EARLIEST_DATE = dt.date(1900, 1, 1)
@@ -146,14 +146,14 @@ def check_birth_year(value: Any) -> int:
 
 def latest_timestamp() -> dt.datetime:
     """The latest accepted instant: one day from now (clocks disagree a little)."""
-    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+    return dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
 
 
 def to_utc(value: dt.datetime) -> dt.datetime:
     """Aware datetimes converted to UTC, naive ones read as UTC; returned aware (UTC)."""
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def check_timestamp(value: Any, field: str) -> dt.datetime:

@@ -20,7 +20,6 @@ import datetime as dt
 
 from sqlalchemy import (
     CheckConstraint,
-    MetaData,
     Column,
     Date,
     DateTime,
@@ -29,6 +28,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    MetaData,
     SmallInteger,
     String,
     Table,
@@ -36,7 +36,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
 
 #: Deterministic constraint names, so code can refer to them (bulk load drops and re-adds the
 #: foreign keys of the tables it fills) and migrations stay predictable.
@@ -177,8 +176,6 @@ class UserCluster(Base):
 GENERATED_ID_TABLES = ("persons", "movies", "scores")
 
 #: Tables in dependency order (parents first); deletes go in the reverse order.
-TABLES_IN_ORDER = [
-    Person.__table__, User.__table__, Worker.__table__, Genre.__table__, Movie.__table__,
-    movie_genres, Score.__table__, Prediction.__table__, Cluster.__table__,
-    UserCluster.__table__,
-]
+TABLES_IN_ORDER: list[Table] = [Base.metadata.tables[name] for name in (
+    "persons", "users", "workers", "genres", "movies", "movie_genres", "scores", "predictions",
+    "clusters", "user_clusters")]

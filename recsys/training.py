@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
     metrics["training"] = {
         "ratings": len(data.scores),
         "epochs_per_network": model.history.groupby("network").size().tolist(),
-        "fit_seconds": round(model.fit_seconds, 2),
+        "fit_seconds": round(model.fit_seconds or 0.0, 2),
         "best_validation_rmse": float(model.history["val_rmse"].min())
         if "val_rmse" in model.history else None,
     }
@@ -75,7 +76,7 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
     return model, metrics
 
 
-def _records(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
+def _records(summary: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     clean = summary.astype(float).round(5)
     return {str(name): {k: (None if np.isnan(v) else v) for k, v in row.items()}
             for name, row in clean.iterrows()}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from recsys import datasets, db
-from recsys.testing.postgres import TemporaryPostgres
 from recsys.schema import Base
+from recsys.testing.postgres import TemporaryPostgres
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -110,3 +112,59 @@ def serve_world(engine: Engine, data: datasets.Dataset, model: Any, folder: Path
     clustering.store(engine, result, clustering.profiles(data, result), model.version)
     settings = Settings(data_dir=folder, var_dir=folder, database_url=str(engine.url))
     return {"settings": settings, "engine": engine, "store": store, "model": model}
+
+
+@pytest.fixture
+def app(loaded: Engine, api_data: datasets.Dataset, api_model: Any,
+        tmp_path: Path) -> Iterator[Any]:
+    """The API on ``loaded`` with everything it serves from built for real."""
+    from recsys.api import create_app
+
+    app = create_app(**serve_world(loaded, api_data, api_model, tmp_path))
+    yield app
+    app.extensions["recsys"].cache.stop()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """A test client of :func:`app`."""
+    return app.test_client()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(cwd: Path, env: dict[str, str], wait: float = 90.0) -> Iterator[str]:
+    """``recsys serve`` (gunicorn, one worker) started as users start it; yields its URL once
+    /ping answers, and stops it afterwards."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port", str(port),
+                               "--workers", "1"], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                urllib.request.urlopen(base + "/ping", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("recsys serve did not answer: "
+                                + (server.stderr.read() if server.stderr else "")[-2000:])
+                time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

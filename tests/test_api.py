@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,6 @@ from recsys.api.server import BackgroundServer
 from recsys.config import Settings
 from recsys.models import ModelConfig, Recommender
 from recsys.schema import Prediction
-from conftest import serve_world
 from recsys.vectors.base import VectorStoreUnavailable
 from recsys.vectors.local import LocalVectorStore
 
@@ -38,19 +37,6 @@ def data(api_data: datasets.Dataset) -> datasets.Dataset:
 @pytest.fixture(scope="module")
 def model(api_model: Recommender) -> Recommender:
     return api_model
-
-
-@pytest.fixture
-def app(loaded: Engine, data: datasets.Dataset, model: Recommender,
-        tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(**serve_world(loaded, data, model, tmp_path))
-    yield app
-    app.extensions["recsys"].cache.stop()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def _error(response: Any, status: int) -> dict[str, Any]:
@@ -346,8 +332,9 @@ def test_openapi_document_is_valid_and_complete(client: FlaskClient) -> None:
     spec = client.get("/openapi.json").get_json()
     validate(spec)
     assert spec["openapi"].startswith("3.")
-    for path in ["/ping", "/health", "/movies/{movie_id}", "/movies", "/scores/{user_id}", "/scores",
-                 "/users/{user_id}", "/clusters", "/recommendations", "/similar_movies"]:
+    for path in ["/ping", "/health", "/movies/{movie_id}", "/movies", "/scores/{user_id}",
+                 "/scores", "/users/{user_id}", "/clusters", "/recommendations",
+                 "/similar_movies"]:
         assert path in spec["paths"], path
     params = {p["name"]: p for p in spec["paths"]["/recommendations"]["get"]["parameters"]}
     assert not params["k"].get("required") and params["k"]["schema"]["default"] == 10

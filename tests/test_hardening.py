@@ -13,16 +13,14 @@ import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, serve_world
+from conftest import REPO, serve_world, served
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select, text
@@ -36,19 +34,6 @@ from recsys.schema import Score
 
 HUGE = [2**31, 2**63, 2**64, 10**30]
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
-
-
-@pytest.fixture
-def app(loaded: Engine, api_data: datasets.Dataset, api_model: Recommender,
-        tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(**serve_world(loaded, api_data, api_model, tmp_path))
-    yield app
-    app.extensions["recsys"].cache.stop()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:
@@ -556,25 +541,8 @@ def test_gunicorn_answers_its_own_errors_as_json(api_data: datasets.Dataset,
     world = serve_world(loaded, api_data, api_model, tmp_path)
     settings = world["settings"]
     api_model.save(settings.model_dir)
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = {**_env(tmp_path, tmp_path, str(loaded.url)), "RECSYS_VAR_DIR": str(tmp_path)}
-    server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port", str(port),
-                               "--workers", "1"], env=env, cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(base + "/ping", timeout=2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "no server"
-                time.sleep(0.3)
+    with served(REPO, env) as base:
         for url, headers, status in ((base + "/movies?title=" + "a" * 100_000, {}, 414),
                                      (base + "/ping", {"X-Big": "b" * 100_000}, 431)):
             with pytest.raises(urllib.error.HTTPError) as caught:
@@ -582,6 +550,3 @@ def test_gunicorn_answers_its_own_errors_as_json(api_data: datasets.Dataset,
             assert caught.value.code == status
             assert caught.value.headers["Content-Type"] == "application/problem+json"
             assert json.loads(caught.value.read())["status"] == status
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

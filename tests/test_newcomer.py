@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO
+from conftest import REPO, free_port, served
 
 from recsys import datasets, pipeline
 
@@ -42,12 +41,6 @@ def clean_env(tmp_path: Path, clone: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def get(url: str) -> tuple[int, dict]:
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -69,26 +62,11 @@ def test_one_state_after_the_pipeline_and_serve_from_the_root(tmp_path: Path) ->
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (clone / "var" / "recsys.db").is_file() and (clone / "var" / "model").is_dir()
     assert not (clone / "notebooks" / "var").exists(), "state split between var/ folders"
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port",
-                               str(port), "--workers", "1"], cwd=clone, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                status, health = get(base + "/health")
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "no server"
-                time.sleep(0.3)
+    with served(clone, env) as base:
+        status, health = get(base + "/health")
         assert status == 200, health
         status, recs = get(base + "/recommendations?user_id=1&k=5")
         assert status == 200 and len(recs["recommendations"]) == 5
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_an_empty_database_says_to_run_ingest(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ runs too when RECSYS_OPENSEARCH_URL is set.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

@@ -34,6 +34,8 @@ class _Api(Api):
     def handle_http_exception(self, error: HTTPException) -> Any:
         return from_http_exception(error)
 
+    DEFAULT_RESPONSE_CONTENT_TYPE: str = "application/json"
+
     def _register_responses(self) -> None:
         default = self.DEFAULT_RESPONSE_CONTENT_TYPE
         self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_JSON

@@ -82,7 +82,7 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "BackgroundServer":
+    def start(self, timeout: float = 10.0) -> BackgroundServer:
         """Start serving and wait until the socket answers."""
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -100,7 +100,7 @@ class BackgroundServer:
         self._server.close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> BackgroundServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

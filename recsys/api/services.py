@@ -57,7 +57,7 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings, model: Recommender | None = None,
                       engine: Engine | None = None, store: VectorStore | None = None
-                      ) -> "Services":
+                      ) -> Services:
         """Connect to what the settings name; a missing or broken model is reported, not
         fatal."""
         if engine is None:

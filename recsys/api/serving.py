@@ -26,8 +26,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -209,7 +210,7 @@ class ServingCache:
     def _bump(self, kind: str, id: int) -> None:
         self._generations[(kind, id)] = self._generations.get((kind, id), 0) + 1
 
-    def start(self) -> "ServingCache":
+    def start(self) -> ServingCache:
         """Load now (best effort: a database that is down leaves the cache empty and the
         endpoints on their database path) and keep refreshing in the background."""
         self.refresh()

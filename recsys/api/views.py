@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Response, current_app
 from flask.views import MethodView
@@ -25,8 +26,8 @@ from recsys import clustering, db, embeddings, rules
 from recsys.api import schemas
 from recsys.api.errors import PROBLEM_JSON, Problem
 from recsys.api.recommendations import NoModelToScore, recommendations
-from recsys.api.serving import MovieInfo, movie_infos, user_snapshot
 from recsys.api.services import Services
+from recsys.api.serving import MovieInfo, movie_infos, user_snapshot
 from recsys.entities import (
     DuplicateIdError,
     EntityError,
@@ -244,9 +245,9 @@ class NewScoreView(MethodView):
         try:
             score_id = Scores(session).add(body["user_id"], body["movie_id"], body["rating"],
                                            body.get("rated_at"))
-            stored = session.get(Score, score_id)
+            stored = session.get_one(Score, score_id)
             answer = {"id": stored.id, "user_id": stored.user_id, "movie_id": stored.movie_id,
-                      "title": session.get(Movie, stored.movie_id).title,
+                      "title": session.get_one(Movie, stored.movie_id).title,
                       "rating": stored.rating, "rated_at": stored.rated_at}
             session.commit()
         except NotFoundError as exc:
@@ -263,8 +264,7 @@ class NewScoreView(MethodView):
             session.rollback()
             abort(400, message=str(exc))
         if svc.cache is not None:
-            svc.cache.note_score(answer["id"], answer["user_id"], answer["movie_id"],
-                                 answer["rating"])
+            svc.cache.note_score(stored.id, stored.user_id, stored.movie_id, stored.rating)
         return answer
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from typing import Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from recsys.cli import data, model, pipeline, serving, vectors
 from recsys.cli.common import database_problem

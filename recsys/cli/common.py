@@ -9,6 +9,7 @@ from typing import Any
 from recsys.config import Settings, get_settings
 from recsys.errors import UsageError
 
+
 class HELP(argparse.HelpFormatter):
     """Help that shows an option's default when it has a meaningful one."""
 

@@ -6,14 +6,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsys.cli.common import command, settings_for
 from recsys.config import Settings
 from recsys.errors import UsageError
 
+if TYPE_CHECKING:
+    from recsys.models import ModelConfig
 
-def model_config(args: argparse.Namespace, settings: Settings) -> Any:
+
+def model_config(args: argparse.Namespace, settings: Settings) -> ModelConfig:
     """The model configuration: defaults, the settings' seed, and the options given."""
     from recsys.models import ModelConfig
 

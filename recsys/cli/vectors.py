@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsys.cli.common import command, in_range, settings_for
 from recsys.config import Settings
 from recsys.errors import ModelNotFound, RecsysError
 
+if TYPE_CHECKING:  # the command line imports pandas and TensorFlow only when a command runs
+    from recsys.datasets import Dataset
+    from recsys.models import Recommender
 
-def data_and_model(settings: Settings, required: bool) -> tuple[Any, Any]:
+
+def data_and_model(settings: Settings, required: bool) -> tuple[Dataset, Recommender | None]:
     """The database contents, and the latest trained model (None when there is none and it
     is optional)."""
     from recsys import db
@@ -77,6 +81,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     data, model = data_and_model(settings, required=True)
+    assert model is not None  # required=True raised otherwise
     result = clustering.cluster_users(model.user_embeddings(), k=args.k, max_k=args.max_k,
                                       seed=settings.seed, settings=settings)
     table = clustering.profiles(data, result)

@@ -13,6 +13,7 @@ import pandas as pd
 from recsys.data.fetch import FETCHED_PROVENANCE, PROVENANCE_FILE
 from recsys.data.tables import DATE_FORMAT, DATETIME_FORMAT, FILES, GENRES, atomic_write_text
 
+
 def convert_ml100k(archive: str | Path, data_dir: str | Path, seed: int = 42,
                    n_workers: int = 15) -> list[Path]:
     """Convert the GroupLens ``ml-100k.zip`` into the five course CSVs.
@@ -27,29 +28,52 @@ def convert_ml100k(archive: str | Path, data_dir: str | Path, seed: int = 42,
     Returns:
         Paths of the five CSVs written.
     """
-    data_dir = Path(data_dir)
+    users, items, ratings = _read_ml100k(Path(archive))
+    ratings["when"] = pd.to_datetime(ratings["ts"].astype(int), unit="s")
+    rng = np.random.default_rng(seed)
+    people = _course_people(users, ratings, rng, n_workers)
+    peliculas = pd.DataFrame({"id": items["id"], "Name": items["title"],
+                              "Release Date": items["release"], "IMDB URL": items["url"]})
+    for genre in GENRES:
+        peliculas[genre] = items[genre]
+    scores = pd.DataFrame({
+        "": range(len(ratings)), "user_id": ratings["user_id"], "movie_id": ratings["movie_id"],
+        "rating": ratings["rating"], "Date": ratings["when"].dt.strftime(DATETIME_FORMAT),
+    })
+    return write_csvs({**people, "movies": peliculas, "scores": scores}, Path(data_dir))
+
+
+def _read_ml100k(archive: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """u.user, u.item and u.data of the archive, as text columns (the files are Latin-1)."""
     with zipfile.ZipFile(archive) as zf:
         def read(member: str, names: list[str]) -> pd.DataFrame:
             raw = zf.read(f"ml-100k/{member}").decode("latin-1")
             return pd.read_csv(io.StringIO(raw), sep="|" if member != "u.data" else "\t",
                                header=None, names=names, dtype=str, keep_default_na=False)
 
-        users = read("u.user", ["id", "age", "gender", "occupation", "zip"])
-        items = read("u.item", ["id", "title", "release", "video", "url", *GENRES])
-        ratings = read("u.data", ["user_id", "movie_id", "rating", "ts"])
-    rng = np.random.default_rng(seed)
-    first = ["Ana", "Bruno", "Carla", "Diego", "Elena", "Facundo", "Gina", "Hugo", "Irene",
-             "Juan", "Karen", "Lucas", "Marta", "Nico", "Olga", "Pablo", "Rosa", "Santiago",
-             "Tina", "Victor"]
-    last = ["Alvarez", "Benitez", "Castro", "Dominguez", "Estevez", "Fernandez", "Gomez",
-            "Herrera", "Ibarra", "Juarez", "Lopez", "Molina", "Navarro", "Ortiz", "Perez",
-            "Quiroga", "Romero", "Sosa", "Torres", "Vega"]
-    ratings["when"] = pd.to_datetime(ratings["ts"].astype(int), unit="s")
+        return (read("u.user", ["id", "age", "gender", "occupation", "zip"]),
+                read("u.item", ["id", "title", "release", "video", "url", *GENRES]),
+                read("u.data", ["user_id", "movie_id", "rating", "ts"]))
+
+
+FIRST_NAMES = ["Ana", "Bruno", "Carla", "Diego", "Elena", "Facundo", "Gina", "Hugo", "Irene",
+               "Juan", "Karen", "Lucas", "Marta", "Nico", "Olga", "Pablo", "Rosa", "Santiago",
+               "Tina", "Victor"]
+LAST_NAMES = ["Alvarez", "Benitez", "Castro", "Dominguez", "Estevez", "Fernandez", "Gomez",
+              "Herrera", "Ibarra", "Juarez", "Lopez", "Molina", "Navarro", "Ortiz", "Perez",
+              "Quiroga", "Romero", "Sosa", "Torres", "Vega"]
+
+
+def _course_people(users: pd.DataFrame, ratings: pd.DataFrame, rng: np.random.Generator,
+                   n_workers: int) -> dict[str, pd.DataFrame]:
+    """personas, usuarios and trabajadores from MovieLens users, the course's additions
+    (names, workers) synthesised from ``rng``."""
     first_seen = ratings.groupby(ratings["user_id"].astype(int))["when"].min()
     user_ids = users["id"].astype(int)
     persons = pd.DataFrame({
         "id": user_ids,
-        "Full Name": [f"{rng.choice(first)} {rng.choice(last)}" for _ in range(len(users))],
+        "Full Name": [f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                      for _ in range(len(users))],
         "year of birth": 1998 - users["age"].astype(int),
         "Gender": users["gender"],
         "Zip Code": users["zip"],
@@ -69,16 +93,11 @@ def convert_ml100k(archive: str | Path, data_dir: str | Path, seed: int = 42,
         "Working Hours": rng.choice(hours, size=n_workers),
         "Start Date": [first_seen[w].strftime(DATE_FORMAT) for w in worker_ids],
     })
-    peliculas = pd.DataFrame({"id": items["id"], "Name": items["title"],
-                              "Release Date": items["release"], "IMDB URL": items["url"]})
-    for genre in GENRES:
-        peliculas[genre] = items[genre]
-    scores = pd.DataFrame({
-        "": range(len(ratings)), "user_id": ratings["user_id"], "movie_id": ratings["movie_id"],
-        "rating": ratings["rating"], "Date": ratings["when"].dt.strftime(DATETIME_FORMAT),
-    })
-    frames = {"persons": persons, "users": usuarios, "workers": trabajadores,
-              "movies": peliculas, "scores": scores}
+    return {"persons": persons, "users": usuarios, "workers": trabajadores}
+
+
+def write_csvs(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Path]:
+    """The converted tables as the five CSVs, with the provenance note beside them."""
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in frames.items():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -60,7 +59,7 @@ def fetch(data_dir: str | Path, url: str = ML100K_URL, md5: str = ML100K_MD5,
             with urllib.request.urlopen(url, timeout=timeout) as response, \
                     archive.open("wb") as out:
                 shutil.copyfileobj(response, out)
-        except (urllib.error.URLError, socket.timeout, OSError) as exc:
+        except (TimeoutError, urllib.error.URLError, OSError) as exc:
             raise FetchError(f"Could not download {url} ({exc}). {how_to}") from exc
         digest = hashlib.md5(archive.read_bytes()).hexdigest()
         if digest != md5:

@@ -9,9 +9,9 @@ back, so ``load -> save -> load`` gives identical tables.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pandas as pd
 
@@ -148,7 +148,7 @@ class Rejections:
 
     def lines(self, table: str) -> set[int]:
         """CSV lines of ``table`` that were rejected so far."""
-        return {int(r["line"]) for r in self.rows
+        return {int(str(r["line"])) for r in self.rows
                 if r["table"] == table and r["severity"] == "rejected"}
 
     def frame(self) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from recsys.data.tables import (
 )
 from recsys.errors import DataError
 
+
 def _read_table(path: Path, table: str, rej: Rejections, label: str | None = None,
                 optional_id: bool = False) -> pd.DataFrame:
     """Read one CSV as strings, check its columns, add ``_line`` and ``_raw_id``; lines that

@@ -18,6 +18,7 @@ from recsys.data.tables import (
     atomic_write_text,
 )
 
+
 def to_csv_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
     """The dataset in the original CSV layout (column names, formats, genre flags)."""
     out: dict[str, pd.DataFrame] = {}

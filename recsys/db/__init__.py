@@ -28,8 +28,8 @@ from recsys.db.engine import (
     session_factory,
     session_scope,
 )
-from recsys.db.queries import genres_by_movie
 from recsys.db.loading import SOURCE_TABLES, IngestReport, TableChange, ingest
+from recsys.db.queries import genres_by_movie
 from recsys.errors import DatabaseError
 from recsys.schema import (
     TABLES_IN_ORDER,
@@ -46,8 +46,9 @@ from recsys.schema import (
 
 __all__ = ["SOURCE_TABLES", "IngestReport", "TableChange", "begin_write", "bulk_insert",
            "check_connection", "create_schema", "dangling_references", "ingest",
-           "make_engine", "masked", "movie_ids", "read_dataset", "require_data", "session_factory", "session_scope",
-           "sync_identity", "table_counts", "timed_ingest"]
+           "make_engine", "masked", "movie_ids", "read_dataset", "require_data",
+           "session_factory", "session_scope", "sync_identity", "table_counts",
+           "timed_ingest"]
 
 
 def create_schema(engine: Engine) -> None:

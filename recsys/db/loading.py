@@ -19,8 +19,9 @@ an empty database takes the fast path (COPY with the foreign keys re-validated i
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
@@ -47,7 +48,7 @@ from recsys.datasets import FILES, GENRES, Dataset
 from recsys.db.bulk import bulk_insert, sync_identity
 from recsys.db.engine import SQLITE_BEGIN, connection_problem, masked
 from recsys.errors import DatabaseError, IngestRefused
-from recsys.schema import GENERATED_ID_TABLES, TABLES_IN_ORDER, Base, Genre, movie_genres
+from recsys.schema import GENERATED_ID_TABLES, TABLES_IN_ORDER, Base, movie_genres
 
 #: Source tables in dependency order (parents first).
 SOURCE_TABLES = ["persons", "users", "workers", "genres", "movies", "movie_genres", "scores"]
@@ -311,7 +312,7 @@ def _merge_table(conn: Connection, name: str, frame: pd.DataFrame) -> TableChang
 
 def _merge_genres(conn: Connection, frames: dict[str, pd.DataFrame]) -> list[TableChange]:
     """Genres by name (new names get new ids); each source movie's links become the source's."""
-    genres = Genre.__table__
+    genres = Base.metadata.tables["genres"]
     before = _counts(conn, ["genres", "movie_genres"])
     known = dict(conn.execute(select(genres.c.name, genres.c.id)).all())
     wanted = list(dict.fromkeys([*frames["genres"]["name"], *frames["movie_genres"]["genre"]]))

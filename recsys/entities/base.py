@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar, Generic, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pandas as pd
 from sqlalchemy import Select, delete, func, select
@@ -70,7 +71,7 @@ def checked(check: Any, *args: Any) -> Any:
         raise EntityError(str(exc)) from None
 
 
-def frame(session: Session, stmt: Select[Any]) -> pd.DataFrame:
+def frame(session: Session, stmt: Select) -> pd.DataFrame:
     result = session.execute(stmt)
     return pd.DataFrame(result.all(), columns=list(result.keys()))
 
@@ -86,7 +87,7 @@ def ids_of(values: int | Iterable[int] | None) -> list[int] | None:
 class _Entity(Generic[M]):
     """Shared mechanics of add / remove for one ORM model."""
 
-    model: ClassVar[type]
+    model: ClassVar[type[Any]]
     name: ClassVar[str]
     #: data fields compared by ``remove`` and set by ``add`` (besides the id)
     fields: ClassVar[tuple[str, ...]]

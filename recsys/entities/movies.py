@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Select, delete, func, select
@@ -23,7 +24,8 @@ from recsys.entities.base import (
 )
 from recsys.schema import Genre, Movie, Prediction, Score, movie_genres
 
-def _year_bounds(stmt: Select[Any], year_from: int | None, year_to: int | None) -> Select[Any]:
+
+def _year_bounds(stmt: Select, year_from: int | None, year_to: int | None) -> Select:
     if year_from is not None:
         stmt = stmt.where(Movie.release_date >= dt.date(int(year_from), 1, 1))
     if year_to is not None:
@@ -69,7 +71,7 @@ class Movies(_Entity[Movie]):
         return value
 
     def filtered_ids(self, ids: Any, title: str | None, year_from: int | None,
-                  year_to: int | None, genres: Iterable[str] | None) -> Select[Any]:
+                  year_to: int | None, genres: Iterable[str] | None) -> Select:
         """A query of the ids of the movies matching every filter given (see :meth:`find`)."""
         stmt = select(Movie.id)
         id_list = ids_of(ids)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Select, delete, func, select
@@ -23,6 +24,7 @@ from recsys.entities.base import (
     ids_of,
 )
 from recsys.schema import Cluster, Person, Prediction, Score, User, UserCluster, Worker
+
 
 class Persons(_Entity[Person]):
     """Persons: every user and worker is one."""
@@ -66,9 +68,9 @@ class Persons(_Entity[Person]):
 
 
 
-def _person_filters(stmt: Select[Any], ids: Any, id_column: Any, name: str | None,
+def _person_filters(stmt: Select, ids: Any, id_column: Any, name: str | None,
                     birth_year_from: int | None, birth_year_to: int | None,
-                    gender: str | None, zip_code: str | None) -> Select[Any]:
+                    gender: str | None, zip_code: str | None) -> Select:
     """Filters on the person part of a row (shared by persons, users and workers)."""
     id_list = ids_of(ids)
     if id_list is not None:
@@ -102,7 +104,7 @@ class Users(_Entity[User]):
         """
         values = {"occupation": occupation,
                   "active_since": active_since if active_since is not None
-                  else dt.datetime.now(dt.timezone.utc)}
+                  else dt.datetime.now(dt.UTC)}
         new_id = self.next_id() if id is None else int(id)
         if self.session.get(Person, new_id) is None:
             raise EntityError(f"person {new_id} does not exist: a user must be a person, "

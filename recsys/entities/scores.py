@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, select
@@ -37,7 +38,7 @@ class Scores(_Entity[Score]):
         """
         values = {"user_id": user_id, "movie_id": movie_id, "rating": rating,
                   "rated_at": rated_at if rated_at is not None
-                  else dt.datetime.now(dt.timezone.utc)}
+                  else dt.datetime.now(dt.UTC)}
         values = self._check(values)
         earlier = self.session.execute(select(Score.id).where(
             Score.user_id == values["user_id"], Score.movie_id == values["movie_id"])

@@ -20,7 +20,7 @@ class Scorer(Protocol):
 
     name: str
 
-    def fit(self, train: pd.DataFrame, data: Dataset) -> "Scorer": ...
+    def fit(self, train: pd.DataFrame, data: Dataset) -> Scorer: ...
 
     def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray | None: ...
 
@@ -62,7 +62,7 @@ class GlobalMean(_Indexed):
 
     name = "global_mean"
 
-    def fit(self, train: pd.DataFrame, data: Dataset) -> "GlobalMean":
+    def fit(self, train: pd.DataFrame, data: Dataset) -> GlobalMean:
         self._index(train, data)
         self.mean = float(train[RATING].mean())
         return self
@@ -85,7 +85,7 @@ class Biases(_Indexed):
     def __init__(self, reg_user: float = 5.0, reg_item: float = 5.0, iterations: int = 10):
         self.reg_user, self.reg_item, self.iterations = reg_user, reg_item, iterations
 
-    def fit(self, train: pd.DataFrame, data: Dataset) -> "Biases":
+    def fit(self, train: pd.DataFrame, data: Dataset) -> Biases:
         self._index(train, data)
         u = self._pos(self.user_pos, train[USER])
         i = self._pos(self.movie_pos, train[ITEM])
@@ -118,7 +118,7 @@ class Popularity(_Indexed):
 
     name = "popularity"
 
-    def fit(self, train: pd.DataFrame, data: Dataset) -> "Popularity":
+    def fit(self, train: pd.DataFrame, data: Dataset) -> Popularity:
         self._index(train, data)
         counts = train.groupby(ITEM).size()
         self.counts = counts.reindex(self._movie_ids, fill_value=0).to_numpy(dtype=np.float64)
@@ -142,7 +142,7 @@ class EASE(_Indexed):
     def __init__(self, l2: float = 500.0):
         self.l2 = l2
 
-    def fit(self, train: pd.DataFrame, data: Dataset) -> "EASE":
+    def fit(self, train: pd.DataFrame, data: Dataset) -> EASE:
         self._index(train, data)
         self.X = self.interactions(train)
         self.B = ease_weights(self.X, self.l2)

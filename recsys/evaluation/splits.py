@@ -3,7 +3,7 @@ explicit pair checked for leakage."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd

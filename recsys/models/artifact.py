@@ -71,7 +71,8 @@ def save(model: Any, root: Path, metrics: dict[str, Any] | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
         networks.save(list(state.networks), tmp)
-        np.savez_compressed(tmp / "arrays.npz", **_arrays(state))
+        store: Any = np.savez_compressed  # numpy's stubs do not type **arrays
+        store(tmp / "arrays.npz", **_arrays(state))
         meta = _meta(model, state, created)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=float))
         if final.exists():

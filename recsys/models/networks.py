@@ -12,9 +12,10 @@ only when a model is fitted or loaded, so commands that need no network start fa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,8 +23,9 @@ import pandas as pd
 from recsys.models.config import ModelConfig
 from recsys.quiet import import_keras
 
-keras = import_keras()
-layers, ops = keras.layers, keras.ops
+import_keras()  # first: sets the backend and keeps TensorFlow's native lines off the console
+import keras  # noqa: E402
+from keras import layers, ops  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="recsys")

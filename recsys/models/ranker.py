@@ -41,7 +41,7 @@ class Ranker:
 
     @classmethod
     def fit(cls, u: np.ndarray, m: np.ndarray, r: np.ndarray, n_users: int, n_movies: int,
-            l2: float, rating_weight: float) -> "Ranker":
+            l2: float, rating_weight: float) -> Ranker:
         """Fit on position arrays of the training ratings."""
         history = np.zeros((n_users, n_movies), np.float32)
         history[u, m] = 1.0 + rating_weight * (r - 3.0)

@@ -96,7 +96,7 @@ class Recommender:
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, scores: pd.DataFrame, data: Dataset,
-            progress: Progress | None = None) -> "Recommender":
+            progress: Progress | None = None) -> Recommender:
         """Train on ``scores`` (scores.csv columns), with ``data`` as side information.
 
         Args:
@@ -292,7 +292,7 @@ class Recommender:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], data: Dataset | None = None,
-             movie_ids: Any = None) -> "Recommender":
+             movie_ids: Any = None) -> Recommender:
         """Load a saved model: a version folder, or a root holding ``LATEST``.
 
         Args:

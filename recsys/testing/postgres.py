@@ -71,7 +71,8 @@ class TemporaryPostgres:
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise PostgresUnavailable(
-                f"{' '.join(command)} failed ({result.returncode}): {result.stderr or result.stdout}"
+                f"{' '.join(command)} failed ({result.returncode}): "
+                f"{result.stderr or result.stdout}"
             )
         return result
 
@@ -110,7 +111,7 @@ class TemporaryPostgres:
         shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = None
 
-    def __enter__(self) -> "TemporaryPostgres":
+    def __enter__(self) -> TemporaryPostgres:
         self.start()
         return self
 

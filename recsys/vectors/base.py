@@ -11,8 +11,9 @@ field), ``{"occupation": ["writer", "artist"]}`` (any of), ``{"year": {"gte": 19
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 

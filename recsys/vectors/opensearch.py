@@ -19,7 +19,8 @@ Credentials and TLS come from settings (env vars), never from code. Connection f
 from __future__ import annotations
 
 import time
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
