@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from recsys.errors import UsageError, VectorStoreError
 from recsys.rules import LIKED_RATING
 from recsys.schema import Cluster, UserCluster
 
+log = logging.getLogger(__name__)
 KMEANS_PATH = "/_plugins/_ml/_train_predict/kmeans"
 
 
@@ -116,6 +118,11 @@ def cluster_users(vectors: pd.DataFrame, k: int | None = None, max_k: int = 10,
 
         labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
     labels = _relabel_by_size(np.asarray(labels))
+    found = int(labels.max()) + 1
+    if found < k:  # ML Commons' k-means can leave a centroid with no member
+        log.warning("k-means (%s) returned %d non-empty clusters of the %d asked for",
+                    backend, found, k)
+        k = found
     centres = np.stack([x[labels == c].mean(axis=0) for c in range(k)])
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     distances = 1.0 - np.einsum("ij,ij->i", x, centres[labels])

@@ -50,6 +50,22 @@ def postgres_url() -> Iterator[str]:
         yield pg.url
 
 
+@pytest.fixture(scope="session")
+def opensearch_node() -> Iterator[Any]:
+    """A real OpenSearch 2.19 node (k-NN, ML Commons) started for this test run: fetched
+    once from Maven Central into the cache, then started on a free port; fails, never
+    skips, when it cannot be had."""
+    from recsys.testing.opensearch import OpenSearchNode, OpenSearchUnavailable
+
+    try:
+        node = OpenSearchNode()
+        node.start()
+    except OpenSearchUnavailable as exc:
+        pytest.fail(f"the local OpenSearch node could not start: {exc}")
+    yield node
+    node.stop()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database with the schema, on SQLite and on PostgreSQL."""

@@ -260,6 +260,9 @@ def test_vector_store_down_is_503(app: Flask, client: FlaskClient) -> None:
         def version(self) -> Any:
             return ("down",)
 
+        def problem(self) -> str:
+            return "OpenSearch unreachable"
+
     app.extensions["recsys"].store = DownStore()
     assert "vector store is unavailable" in _error(
         client.get("/similar_movies?movie_id=7&k=5"), 503)["message"]

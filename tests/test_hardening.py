@@ -514,6 +514,9 @@ def test_public_answers_hide_paths_and_exception_names(client: FlaskClient, app:
         def version(self) -> Any:
             return ("down",)
 
+        def problem(self) -> str:
+            return "OpenSearch unreachable"
+
         def get(self, *args: Any, **kwargs: Any) -> Any:
             from recsys.vectors.base import VectorStoreUnavailable
 

@@ -1,13 +1,11 @@
-"""Vector store conformance suite (every available backend) and local-backend specifics.
-
-The suite runs on the local backend always, and on OpenSearch when RECSYS_OPENSEARCH_URL
-points at a real cluster. The OpenSearch requests themselves are checked, with no server, in
-tests/test_opensearch_requests.py.
+"""Vector store conformance suite, on every backend: the local one and a real OpenSearch
+2.19 node with the k-NN plugin that the test run starts (tests/conftest.py); and
+local-backend specifics. OpenSearch specifics (restarts, security, ML Commons) are in
+tests/test_opensearch.py.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from recsys.vectors.base import IndexNotFound, VectorStore, VectorStoreError
 from recsys.vectors.local import LocalVectorStore
 
-BACKENDS = ["local"] + (["opensearch"] if os.environ.get("RECSYS_OPENSEARCH_URL") else [])
+BACKENDS = ["local", pytest.param("opensearch", marks=pytest.mark.opensearch)]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -26,13 +24,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
     if request.param == "local":
         yield LocalVectorStore(tmp_path / "vectors")
         return
-    from recsys.config import get_settings
     from recsys.vectors.opensearch import OpenSearchVectorStore, make_client
 
-    settings = get_settings()
-    client = make_client(settings.opensearch_url, settings.opensearch_user,
-                         settings.opensearch_password, settings.opensearch_verify_certs)
-    backend = OpenSearchVectorStore(client, prefix=f"recsys-test-{uuid.uuid4().hex[:8]}-")
+    node = request.getfixturevalue("opensearch_node")
+    backend = OpenSearchVectorStore(make_client(node.url),
+                                    prefix=f"recsys-test-{uuid.uuid4().hex[:8]}-", url=node.url)
     yield backend
     for name in ("items", "other"):
         backend.drop_index(name)

@@ -150,8 +150,13 @@ class Services:
             return {"status": "down", "backend": backend, "error": "unreachable"}
         if indexed:
             return {"status": "up", "backend": backend}
-        return {"status": "down", "backend": backend,
-                "error": "unreachable" if not up else "index missing: run `recsys index`"}
+        if up:
+            return {"status": "down", "backend": backend,
+                    "error": "index missing: run `recsys index`"}
+        problem = self.store.problem() or "unreachable"
+        log.warning("health: vector store: %s", problem)
+        public = "credentials refused" if "credentials" in problem else "unreachable"
+        return {"status": "down", "backend": backend, "error": public}
 
     def health(self) -> dict[str, Any]:
         """State of each backing service; ``ok`` only when all are up."""

@@ -62,9 +62,9 @@ class Scores(_Entity[Score]):
         user_id = checked(rules.check_id, values["user_id"], "user_id")
         movie_id = checked(rules.check_id, values["movie_id"], "movie_id")
         if self.session.get(User, user_id) is None:
-            raise NotFoundError(f"user_id {user_id} does not exist")
+            raise NotFoundError(f"user_id {user_id} is not a known user")
         if self.session.get(Movie, movie_id) is None:
-            raise NotFoundError(f"movie_id {movie_id} does not exist")
+            raise NotFoundError(f"movie_id {movie_id} is not a known movie")
         return {"user_id": user_id, "movie_id": movie_id, "rating": rating,
                 "rated_at": as_datetime(values["rated_at"], "rated_at")}
 

@@ -23,7 +23,7 @@ def open_store(settings: Settings | None = None) -> VectorStore:
     if settings.vector_backend == "opensearch":
         from recsys.vectors.opensearch import OpenSearchVectorStore, client_for
 
-        return OpenSearchVectorStore(client_for(settings))
+        return OpenSearchVectorStore(client_for(settings), url=settings.opensearch_url)
     from recsys.vectors.local import LocalVectorStore
 
     return LocalVectorStore(settings.vectors_dir)

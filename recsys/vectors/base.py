@@ -82,6 +82,10 @@ class VectorStore(Protocol):
     def ping(self) -> bool:
         """True when the backend answers."""
 
+    def problem(self) -> str | None:
+        """Why the store cannot be used right now (unreachable, credentials refused), or
+        None when it can."""
+
     def version(self) -> Any:
         """A value that changes whenever an index is rebuilt (cached answers about similar
         movies are keyed by it)."""

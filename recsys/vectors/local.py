@@ -287,6 +287,9 @@ class LocalVectorStore:
                 self._seen[name] = stamp
         return tuple(stamps)
 
+    def problem(self) -> str | None:
+        return None if self.ping() else f"the vector folder {self.root} is not writable"
+
     def ping(self) -> bool:
         if self.root is None:
             return True

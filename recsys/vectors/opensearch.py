@@ -129,11 +129,13 @@ class OpenSearchVectorStore:
     Args:
         client: an ``opensearchpy.OpenSearch`` client (see :func:`make_client`).
         prefix: prepended to every index name (several projects can share a cluster).
+        url: the cluster's address, named in error messages.
     """
 
-    def __init__(self, client: Any, prefix: str = "recsys-") -> None:
+    def __init__(self, client: Any, prefix: str = "recsys-", url: str = "") -> None:
         self.client = client
         self.prefix = prefix
+        self.url = url
         self._metrics: dict[str, str] = {}
         self._dimensions: dict[str, int] = {}
 
@@ -142,21 +144,48 @@ class OpenSearchVectorStore:
             raise VectorStoreError(f"index names use letters, digits, - and _: got {name!r}")
         return f"{self.prefix}{name}".lower()
 
+    def _where(self) -> str:
+        return self.url or "the configured OpenSearch"
+
     def _call(self, method: Any, *args: Any, **kwargs: Any) -> Any:
+        from opensearchpy.exceptions import (
+            AuthenticationException,
+            AuthorizationException,
+            ConnectionTimeout,
+            NotFoundError,
+            SSLError,
+            TransportError,
+        )
         from opensearchpy.exceptions import ConnectionError as OSConnectionError
-        from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
         try:
             return method(*args, **kwargs)
         except NotFoundError as exc:
             raise IndexNotFound(f"vector index not found in OpenSearch: {exc.info}") from exc
+        except (AuthenticationException, AuthorizationException) as exc:
+            raise VectorStoreUnavailable(
+                f"OpenSearch at {self._where()} refused the credentials ({exc.status_code}): "
+                "check RECSYS_OPENSEARCH_USER and RECSYS_OPENSEARCH_PASSWORD") from exc
+        except SSLError as exc:
+            raise VectorStoreUnavailable(
+                f"OpenSearch at {self._where()}: TLS failed ({exc.info}); with demo "
+                "certificates set RECSYS_OPENSEARCH_VERIFY_CERTS=false") from exc
         except (OSConnectionError, ConnectionTimeout) as exc:
-            raise VectorStoreUnavailable(f"OpenSearch unreachable: {exc}") from exc
+            raise VectorStoreUnavailable(f"OpenSearch unreachable at {self._where()}: "
+                                         f"{exc.info or exc}") from exc
         except TransportError as exc:
             if isinstance(exc.status_code, int) and exc.status_code >= 500:
                 raise VectorStoreUnavailable(f"OpenSearch error {exc.status_code}") from exc
-            raise VectorStoreError(f"OpenSearch refused the request: {exc.error} "
-                                   f"{exc.info}") from exc
+            raise VectorStoreError(f"OpenSearch refused the request ({exc.status_code}): "
+                                   f"{exc.error} {exc.info}") from exc
+
+    def problem(self) -> str | None:
+        """Why the cluster cannot be used (unreachable, credentials refused), or None."""
+        try:
+            self._call(self.client.info)
+        except VectorStoreError as exc:
+            return str(exc)
+        return None
 
     def _describe(self, name: str) -> tuple[int, str]:
         """Dimension and metric of an index (from its mapping, cached)."""

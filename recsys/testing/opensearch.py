@@ -1,0 +1,441 @@
+"""A real, local OpenSearch node for tests, benchmarks and users without Docker.
+
+OpenSearch publishes its minimal distribution and its plugins on Maven Central; this module
+fetches them once with Maven (``mvn dependency:copy``) into a cache outside the repository,
+assembles a node (the distribution, the ``lang-painless`` module the k-NN plugin extends, built
+from its jars, and the k-NN, job-scheduler and ML Commons plugins; the security plugin for the
+secured variant), and runs it bound to 127.0.0.1 on free ports with a small heap.
+
+- :class:`OpenSearchNode`: start, wait for green, restart, stop (tests use it as a context
+  manager); the secured variant turns TLS on with generated demo certificates and an admin
+  password from ``OPENSEARCH_ADMIN_PASSWORD`` (as the compose file does);
+- ``python -m recsys.testing.opensearch start [--security]`` (``make opensearch``) starts a
+  node that keeps running and prints ``RECSYS_OPENSEARCH_URL=...`` last; ``stop`` stops it.
+
+OpenSearch refuses to run as root: as root the node runs as the system user ``opensearch``
+(created when missing), like initdb runs as ``postgres``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from base64 import b64encode
+from pathlib import Path
+from typing import Any
+
+VERSION = "2.19.1"
+PLUGIN_VERSION = f"{VERSION}.0"
+DISTRIBUTION = f"org.opensearch.distribution.integ-test-zip:opensearch:{VERSION}:zip"
+#: Plugins in installation order (a plugin's parent first), by name.
+PLUGINS = {name: f"org.opensearch.plugin:{artifact}:{PLUGIN_VERSION}:zip" for name, artifact in (
+    ("opensearch-job-scheduler", "opensearch-job-scheduler"),
+    ("opensearch-knn", "opensearch-knn"), ("opensearch-ml", "opensearch-ml-plugin"),
+    ("opensearch-security", "opensearch-security"))}
+#: lang-painless is a module of the full distribution, published as jars: the module is
+#: assembled from them (the k-NN plugin extends it).
+PAINLESS_JARS = [f"org.opensearch.plugin:lang-painless:{VERSION}:jar",
+                 f"org.opensearch.plugin:opensearch-scripting-painless-spi:{VERSION}:jar",
+                 "org.antlr:antlr4-runtime:4.13.1:jar", "org.ow2.asm:asm:9.7:jar",
+                 "org.ow2.asm:asm-util:9.7:jar", "org.ow2.asm:asm-tree:9.7:jar",
+                 "org.ow2.asm:asm-commons:9.7:jar", "org.ow2.asm:asm-analysis:9.7:jar"]
+PAINLESS_DESCRIPTOR = f"""description=An easy, safe and fast scripting language for OpenSearch
+version={VERSION}
+name=lang-painless
+classname=org.opensearch.painless.PainlessPlugin
+java.version=11
+opensearch.version={VERSION}
+extended.plugins=
+has.native.controller=false
+"""
+PAINLESS_POLICY = """grant {
+  // needed to generate runtime classes
+  permission java.lang.RuntimePermission "createClassLoader";
+  // needed to find the classloader to load whitelisted classes from
+  permission java.lang.RuntimePermission "getClassLoader";
+};
+"""
+RUN_AS = "opensearch"
+HEAP_MB = 512
+ADMIN_USER = "admin"
+
+
+class OpenSearchUnavailable(RuntimeError):
+    """The node could not be obtained or started; the message says why and what to do."""
+
+
+def cache_dir() -> Path:
+    """Where downloads and assembled nodes are kept: ``RECSYS_CACHE_DIR``, else
+    ``/var/cache/recsys`` as root (readable by the node's user), else ``~/.cache/recsys``."""
+    if os.environ.get("RECSYS_CACHE_DIR"):
+        root = Path(os.environ["RECSYS_CACHE_DIR"])
+    elif _as_root():
+        root = Path("/var/cache/recsys")
+    else:
+        root = Path.home() / ".cache" / "recsys"
+    return root / "opensearch"
+
+
+def java_home() -> str:
+    """The JDK to run OpenSearch 2.x with (Java 17: ``OPENSEARCH_JAVA_HOME``, ``JAVA_HOME``, or
+    the system's)."""
+    for name in ("OPENSEARCH_JAVA_HOME", "JAVA_HOME"):
+        if os.environ.get(name):
+            return os.environ[name]
+    java = shutil.which("java")
+    if java is None:
+        raise OpenSearchUnavailable("no Java found: install OpenJDK 17 or set JAVA_HOME")
+    return str(Path(os.path.realpath(java)).parent.parent)
+
+
+def _as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- obtaining and assembling --------------------------------------------------------------------
+
+
+def fetch(artifact: str, into: Path) -> Path:
+    """One Maven artifact (``group:name:version:packaging``) copied into ``into`` (once)."""
+    group, name, version, packaging = artifact.split(":")
+    target = into / f"{name}-{version}.{packaging}"
+    if target.is_file():
+        return target
+    if shutil.which("mvn") is None:
+        raise OpenSearchUnavailable("Maven (mvn) is needed to fetch OpenSearch from Maven "
+                                    "Central: apt-get install maven")
+    into.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={artifact}",
+                           f"-DoutputDirectory={into}"], capture_output=True, text=True,
+                          timeout=1800)
+    if done.returncode != 0 or not target.is_file():
+        reason = next((line for line in done.stdout.splitlines() if "ERROR" in line),
+                      done.stderr.strip()[-300:] or "no output")
+        raise OpenSearchUnavailable(f"could not fetch {artifact} from Maven Central "
+                                    f"(offline?): {reason}")
+    return target
+
+
+def _assemble(home: Path, downloads: Path, plugins: list[str]) -> None:
+    """Unpack the distribution into ``home``, add lang-painless, install ``plugins``."""
+    with zipfile.ZipFile(fetch(DISTRIBUTION, downloads)) as archive:
+        archive.extractall(home.parent)
+    (home.parent / f"opensearch-{VERSION}").rename(home)
+    for script in (home / "bin").iterdir():
+        script.chmod(0o755)
+    painless = home / "modules" / "lang-painless"
+    painless.mkdir(parents=True)
+    for jar in PAINLESS_JARS:
+        shutil.copy2(fetch(jar, downloads / "painless"), painless)
+    (painless / "plugin-descriptor.properties").write_text(PAINLESS_DESCRIPTOR)
+    (painless / "plugin-security.policy").write_text(PAINLESS_POLICY)
+    env = {**os.environ, "JAVA_HOME": java_home()}
+    for name in plugins:
+        zip_path = fetch(PLUGINS[name], downloads)
+        done = subprocess.run([str(home / "bin" / "opensearch-plugin"), "install", "--batch",
+                               zip_path.as_uri()], env=env, capture_output=True, text=True,
+                              timeout=600)
+        if done.returncode != 0:
+            raise OpenSearchUnavailable(f"installing {name} failed: {done.stderr[-500:]}")
+
+
+def prepare(security: bool = False) -> Path:
+    """The assembled node for this flavour (k-NN and ML Commons, plus security), built once
+    in the cache and reused."""
+    flavour = "secure" if security else "plain"
+    home = cache_dir() / f"opensearch-{VERSION}-{flavour}"
+    if (home / ".ready").is_file():
+        return home
+    plugins = ["opensearch-job-scheduler", "opensearch-knn", "opensearch-ml"]
+    if security:
+        plugins.append("opensearch-security")
+    building = Path(tempfile.mkdtemp(prefix=f".{flavour}-", dir=_mkdir(cache_dir())))
+    try:
+        _assemble(building / "home", cache_dir() / "downloads", plugins)
+        (building / "home" / ".ready").write_text(VERSION + "\n")
+        shutil.rmtree(home, ignore_errors=True)
+        (building / "home").rename(home)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    for folder in (cache_dir(), *cache_dir().parents[:1]):
+        folder.chmod(0o755)
+    return home
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+class OpenSearchNode:
+    """A single-node cluster on 127.0.0.1, its data in a temporary folder.
+
+    Example::
+
+        with OpenSearchNode() as node:
+            store = OpenSearchVectorStore(make_client(node.url))
+
+    Args:
+        security: TLS and authentication (demo certificates; the admin password from
+            ``password``, else ``OPENSEARCH_ADMIN_PASSWORD``).
+        heap_mb: Java heap (at most 1 GB).
+    """
+
+    def __init__(self, security: bool = False, heap_mb: int = HEAP_MB,
+                 password: str | None = None) -> None:
+        self.security = security
+        self.heap_mb = min(int(heap_mb), 1024)
+        self.password = password or os.environ.get("OPENSEARCH_ADMIN_PASSWORD", "")
+        if security and not self.password:
+            raise OpenSearchUnavailable("the secured node needs an admin password: set "
+                                        "OPENSEARCH_ADMIN_PASSWORD")
+        self.home = prepare(security)
+        self.http_port = self.transport_port = 0
+        self.run_dir: Path | None = None
+        self.node_home = self.home
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.security else "http"
+        return f"{scheme}://127.0.0.1:{self.http_port}"
+
+    @property
+    def user(self) -> str:
+        return ADMIN_USER if self.security else ""
+
+    def _own(self, path: Path, recursive: bool = True) -> None:
+        """Give ``path`` to the node's user when running as root."""
+        if not _as_root():
+            return
+        if subprocess.run(["id", RUN_AS], capture_output=True).returncode != 0:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                            "/usr/sbin/nologin", RUN_AS], check=True)
+        shutil.chown(path, user=RUN_AS)
+        for child in path.rglob("*") if recursive else ():
+            shutil.chown(child, user=RUN_AS)
+
+    def _home(self) -> Path:
+        """The node's home: the cached one, or for the secured variant a copy of its own made
+        of hard links (no disk used) with a real config folder, into which the demo security
+        configuration is installed with this node's password."""
+        assert self.run_dir is not None
+        if not self.security:
+            return self.home
+        home = self.run_dir / "home"
+        linked = subprocess.run(["cp", "-al", str(self.home), str(home)], capture_output=True)
+        if linked.returncode != 0:  # another file system: a plain copy
+            shutil.copytree(self.home, home, symlinks=True)
+        shutil.rmtree(home / "config")
+        shutil.copytree(self.home / "config", home / "config")
+        tool = home / "plugins" / "opensearch-security" / "tools"
+        done = subprocess.run(
+            ["bash", str(tool / "install_demo_configuration.sh"), "-y", "-i", "-s"],
+            env={**os.environ, "JAVA_HOME": java_home(), "OPENSEARCH_HOME": str(home),
+                 "OPENSEARCH_INITIAL_ADMIN_PASSWORD": self.password},
+            capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 or "Success" not in done.stdout + done.stderr:
+            raise OpenSearchUnavailable("installing the demo security configuration failed: "
+                                        f"{(done.stdout + done.stderr)[-800:]}")
+        return home
+
+    def _config(self, home: Path) -> Path:
+        """A config folder of this node's own, its JVM options writing into the run folder."""
+        assert self.run_dir is not None
+        config = self.run_dir / "config"
+        shutil.copytree(home / "config", config)
+        # the JVM options name files relative to the home: point them into the run folder
+        options = config / "jvm.options"
+        options.write_text(options.read_text()
+                           .replace("file=logs/", f"file={self.run_dir}/logs/")
+                           .replace("ErrorFile=logs/", f"ErrorFile={self.run_dir}/logs/")
+                           .replace("HeapDumpPath=data", f"HeapDumpPath={self.run_dir}/data"))
+        return config
+
+    def start(self, timeout: float = 180.0) -> str:
+        """Start the node (a new one, or again after :meth:`stop` with ``keep=True``) and
+        wait until the cluster is green; returns the URL."""
+        if self.run_dir is None:
+            self.run_dir = Path(tempfile.mkdtemp(prefix="recsys-opensearch-"))
+            self.http_port, self.transport_port = _free_port(), _free_port()
+            (self.run_dir / "data").mkdir()
+            (self.run_dir / "logs").mkdir()
+            self.node_home = self._home()
+            self._config(self.node_home)
+            for part in ("data", "logs", "config"):
+                self._own(self.run_dir / part)
+            self._own(self.run_dir, recursive=False)
+        command = [str(self.node_home / "bin" / "opensearch"), "-Ediscovery.type=single-node",
+                   "-Enetwork.host=127.0.0.1", f"-Ehttp.port={self.http_port}",
+                   f"-Etransport.port={self.transport_port}",
+                   f"-Epath.data={self.run_dir / 'data'}", f"-Epath.logs={self.run_dir / 'logs'}",
+                   "-Eplugins.ml_commons.only_run_on_ml_node=false",
+                   "-Ecluster.name=recsys-local", "-Enode.name=recsys-node"]
+        if _as_root():
+            command = ["runuser", "-u", RUN_AS, "--", *command]
+        env = {**os.environ, "JAVA_HOME": java_home(), "OPENSEARCH_JAVA_HOME": java_home(),
+               "OPENSEARCH_PATH_CONF": str(self.run_dir / "config"),
+               "OPENSEARCH_JAVA_OPTS": f"-Xms{self.heap_mb}m -Xmx{self.heap_mb}m"}
+        log = (self.run_dir / "console.log").open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log,
+                                        cwd=self.run_dir, start_new_session=True)
+        self.wait_green(timeout)
+        return self.url
+
+    def request(self, path: str, method: str = "GET", body: Any = None,
+                timeout: float = 10.0) -> Any:
+        """A JSON request to the node (its own credentials, demo certificates accepted)."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        if self.security:
+            token = b64encode(f"{self.user}:{self.password}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        context = None
+        if self.security:  # demo certificates are self-signed
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            return json.loads(response.read() or b"null")
+
+    def wait_green(self, timeout: float = 180.0) -> None:
+        """Wait until the cluster answers green (a single node: all shards assigned)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise OpenSearchUnavailable(f"OpenSearch exited ({self.process.returncode}); "
+                                            f"see {self.run_dir}/console.log: {self._tail()}")
+            try:
+                health = self.request("/_cluster/health?wait_for_status=green&timeout=5s")
+                if health.get("status") == "green":
+                    return
+            except (OSError, urllib.error.URLError, ValueError):
+                time.sleep(1.0)
+        raise OpenSearchUnavailable(f"OpenSearch was not green within {timeout:.0f} s: "
+                                    f"{self._tail()}")
+
+    def _tail(self) -> str:
+        if self.run_dir is None or not (self.run_dir / "console.log").is_file():
+            return ""
+        lines = (self.run_dir / "console.log").read_text(errors="replace").splitlines()
+        return " | ".join(line for line in lines[-5:] if line.strip())[-800:]
+
+    def stop(self, keep: bool = False) -> None:
+        """Stop the node; ``keep`` keeps its data and ports for a :meth:`start` again."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=30)
+        self.process = None
+        if not keep and self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
+
+    def restart(self, timeout: float = 180.0) -> None:
+        """Stop and start again on the same ports, with the same data."""
+        self.stop(keep=True)
+        self.start(timeout)
+
+    def __enter__(self) -> OpenSearchNode:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# -- a node that outlives the command (make opensearch) --------------------------------------
+
+
+def _state_file() -> Path:
+    return cache_dir() / "running.json"
+
+
+def start_detached(security: bool) -> dict[str, Any]:
+    """Start a node that keeps running after this process ends; its state goes to the cache."""
+    state_file = _state_file()
+    if state_file.is_file():
+        state = json.loads(state_file.read_text())
+        try:
+            os.kill(int(state["pid"]), 0)
+            return state  # one is running already
+        except OSError:
+            state_file.unlink()
+    node = OpenSearchNode(security=security)
+    node.start()
+    assert node.process is not None and node.run_dir is not None
+    state = {"pid": node.process.pid, "url": node.url, "run_dir": str(node.run_dir),
+             "security": security, "user": node.user}
+    state_file.write_text(json.dumps(state))
+    return state
+
+
+def stop_detached() -> bool:
+    """Stop the node :func:`start_detached` started; False when none runs."""
+    state_file = _state_file()
+    if not state_file.is_file():
+        return False
+    state = json.loads(state_file.read_text())
+    try:
+        os.killpg(int(state["pid"]), signal.SIGTERM)
+        for _ in range(60):
+            os.kill(int(state["pid"]), 0)
+            time.sleep(1)
+    except OSError:
+        pass
+    shutil.rmtree(state["run_dir"], ignore_errors=True)
+    state_file.unlink()
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m recsys.testing.opensearch",
+                                     description="A local OpenSearch node (k-NN, ML Commons).")
+    parser.add_argument("action", choices=["start", "stop", "prepare"])
+    parser.add_argument("--security", action="store_true",
+                        help="TLS with demo certificates, admin password from "
+                             "OPENSEARCH_ADMIN_PASSWORD")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "prepare":
+            print(prepare(args.security))
+        elif args.action == "stop":
+            print("stopped" if stop_detached() else "no node was running")
+        else:
+            state = start_detached(args.security)
+            if state.get("security"):
+                print("RECSYS_OPENSEARCH_USER=admin\nRECSYS_OPENSEARCH_VERIFY_CERTS=false")
+            print(f"RECSYS_OPENSEARCH_URL={state['url']}")
+    except OpenSearchUnavailable as exc:
+        print(f"opensearch: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
