@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 # extra arguments for `recsys pipeline`, e.g. PIPELINE_ARGS="-p epochs 5"
 PIPELINE_ARGS ?=
 
-.PHONY: setup run test bench lab clean-var notebooks-url
+.PHONY: setup run test bench lab clean-var notebooks-url opensearch opensearch-secure \
+        opensearch-stop stack
 
 ## setup: create .venv and install the package with every extra (idempotent)
 setup: $(STAMP)
@@ -38,6 +39,24 @@ bench: setup
 ## lab: JupyterLab on the notebooks
 lab: setup
 	$(BIN)/jupyter lab notebooks/
+
+## opensearch: a local OpenSearch node (k-NN, ML Commons) on a free port, fetched once from
+## Maven Central into ~/.cache/recsys (as root: /var/cache/recsys); prints RECSYS_OPENSEARCH_URL
+opensearch: setup
+	$(BIN)/python -m recsys.testing.opensearch start
+
+## opensearch-secure: the same with TLS (demo certificates) and OPENSEARCH_ADMIN_PASSWORD
+opensearch-secure: setup
+	$(BIN)/python -m recsys.testing.opensearch start --security
+
+## opensearch-stop: stop the node started by make opensearch
+opensearch-stop: setup
+	$(BIN)/python -m recsys.testing.opensearch stop
+
+## stack: the full stack without Docker: PostgreSQL + OpenSearch, the pipeline, then the API
+stack: setup
+	$(BIN)/recsys data fetch
+	$(BIN)/python -m recsys.testing.stack $(PIPELINE_ARGS)
 
 ## notebooks-url: stamp the notebooks' Colab badges and repo_url from pyproject's Repository
 notebooks-url: setup
