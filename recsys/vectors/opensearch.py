@@ -38,6 +38,9 @@ from recsys.vectors.base import (
 SPACE = {"cosine": "cosinesimil", "inner_product": "innerproduct"}
 VECTOR_FIELD = "vector"
 HNSW = {"ef_construction": 128, "m": 16}
+RECORD_CACHE = 50_000  # records kept by get()
+RECORD_TTL = 60.0  # seconds a kept record is trusted
+BULK = 1000  # records per bulk request
 
 
 def index_body(dimension: int, metric: str) -> dict[str, Any]:
@@ -138,6 +141,8 @@ class OpenSearchVectorStore:
         self.url = url
         self._metrics: dict[str, str] = {}
         self._dimensions: dict[str, int] = {}
+        self._records: dict[tuple[str, int], tuple[float, Record]] = {}
+        self._seen_version: Any = None
 
     def _index(self, name: str) -> str:
         if not name or not all(c.isalnum() or c in "-_" for c in name):
@@ -205,12 +210,15 @@ class OpenSearchVectorStore:
             self._call(self.client.indices.delete, index=index)
         self._call(self.client.indices.create, index=index, body=body)
         self._metrics[name], self._dimensions[name] = metric, int(dimension)
+        self._forget(name)
 
     def exists(self, name: str) -> bool:
         return bool(self._call(self.client.indices.exists, index=self._index(name)))
 
     def upsert(self, name: str, ids: Sequence[int], vectors: np.ndarray,
                metadata: Sequence[Mapping[str, Any]] | None = None) -> int:
+        """Bulk-index the records in chunks (actions are generated as they are sent, so a
+        million vectors do not sit in memory as JSON), then refresh once."""
         from opensearchpy import helpers
 
         dimension, metric = self._describe(name)
@@ -218,21 +226,32 @@ class OpenSearchVectorStore:
         ids_list = [int(i) for i in ids]
         if len(ids_list) != len(array):
             raise VectorStoreError(f"{len(ids_list)} ids but {len(array)} vectors")
-        metas = list(metadata) if metadata is not None else [{}] * len(array)
         index = self._index(name)
-        actions = [{"_op_type": "index", "_index": index, "_id": str(i),
-                    "_source": {"item_id": i, VECTOR_FIELD: [float(x) for x in row],
-                                "metadata": dict(meta)}}
-                   for i, row, meta in zip(ids_list, array, metas)]
-        written, errors = self._call(helpers.bulk, self.client, actions, chunk_size=500,
-                                     raise_on_error=False)
+
+        def actions() -> Iterable[dict[str, Any]]:
+            for position, item in enumerate(ids_list):
+                meta = metadata[position] if metadata is not None else {}
+                yield {"_op_type": "index", "_index": index, "_id": str(item),
+                       "_source": {"item_id": item, VECTOR_FIELD: array[position].tolist(),
+                                   "metadata": dict(meta)}}
+
+        written, errors = self._call(helpers.bulk, self.client, actions(), chunk_size=BULK,
+                                     raise_on_error=False, request_timeout=120)
         if errors:
             raise VectorStoreError(f"{len(errors)} record(s) rejected by OpenSearch, first: "
                                    f"{errors[0]}")
-        self._call(self.client.indices.refresh, index=index)
+        self._call(self.client.indices.refresh, index=index, request_timeout=120)
+        self._forget(name)
         return int(written)
 
     def get(self, name: str, id: int) -> Record | None:
+        """A record; records read recently are kept (:data:`RECORD_CACHE` of them, for at
+        most :data:`RECORD_TTL` seconds, dropped when this store writes the index or sees it
+        rebuilt), so similar-movie queries cost one round trip, not two."""
+        key = (name, int(id))
+        cached = self._records.get(key)
+        if cached is not None and time.monotonic() - cached[0] < RECORD_TTL:
+            return cached[1]
         try:
             doc = self._call(self.client.get, index=self._index(name), id=str(int(id)))
         except IndexNotFound:
@@ -240,8 +259,17 @@ class OpenSearchVectorStore:
                 raise
             return None
         source = doc["_source"]
-        return Record(int(id), np.asarray(source[VECTOR_FIELD], dtype=np.float32),
-                      dict(source.get("metadata", {})))
+        record = Record(int(id), np.asarray(source[VECTOR_FIELD], dtype=np.float32),
+                        dict(source.get("metadata", {})))
+        if len(self._records) >= RECORD_CACHE:
+            self._records.clear()
+        self._records[key] = (time.monotonic(), record)
+        return record
+
+    def _forget(self, name: str | None = None) -> None:
+        """Drop cached records (of one index, or all)."""
+        for key in [k for k in self._records if name is None or k[0] == name]:
+            self._records.pop(key, None)
 
     def knn(self, name: str, vector: np.ndarray, k: int = 10, exclude: Iterable[int] = (),
             filter: Filter | None = None) -> list[Hit]:
@@ -273,6 +301,7 @@ class OpenSearchVectorStore:
             self._call(self.client.indices.delete, index=index)
         self._metrics.pop(name, None)
         self._dimensions.pop(name, None)
+        self._forget(name)
 
     def version(self) -> Any:
         """The ids OpenSearch gave this project's indexes (a rebuilt index gets a new one);
@@ -280,7 +309,11 @@ class OpenSearchVectorStore:
         try:
             rows = self.client.cat.indices(index=f"{self.prefix}*", h="index,uuid",
                                            format="json")
-            return tuple(sorted((r["index"], r["uuid"]) for r in rows))
+            version = tuple(sorted((r["index"], r["uuid"]) for r in rows))
+            if version != self._seen_version:  # an index was rebuilt, by us or elsewhere
+                self._forget()
+                self._seen_version = version
+            return version
         except Exception:  # noqa: BLE001 - unreachable: let cached answers expire quickly
             return ("unreachable", int(time.monotonic() // 10))
 
