@@ -176,9 +176,9 @@ def test_score_conversions_follow_the_documented_formulas() -> None:
 
 
 def test_unreachable_cluster_is_reported_as_unavailable() -> None:
-    from recsys.testing.opensearch import _free_port
+    from recsys.testing.ports import free_port
 
-    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     down = OpenSearchVectorStore(make_client(url, timeout=2, max_retries=0), url=url)
     with pytest.raises(VectorStoreUnavailable, match="unreachable at http://127.0.0.1"):
         down.count("movies")

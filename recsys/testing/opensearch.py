@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import zipfile
 from base64 import b64encode
 from pathlib import Path
 from typing import Any
+
+from recsys.testing.ports import free_port
 
 VERSION = "2.19.1"
 PLUGIN_VERSION = f"{VERSION}.0"
@@ -102,12 +103,6 @@ def java_home() -> str:
 
 def _as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- obtaining and assembling --------------------------------------------------------------------
@@ -278,7 +273,7 @@ class OpenSearchNode:
         wait until the cluster is green; returns the URL."""
         if self.run_dir is None:
             self.run_dir = Path(tempfile.mkdtemp(prefix="recsys-opensearch-"))
-            self.http_port, self.transport_port = _free_port(), _free_port()
+            self.http_port, self.transport_port = free_port(), free_port()
             (self.run_dir / "data").mkdir()
             (self.run_dir / "logs").mkdir()
             self.node_home = self._home()

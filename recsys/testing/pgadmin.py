@@ -138,3 +138,40 @@ def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
     config.write_text(config.read_text() + f"DEFAULT_SERVER_PORT = {port}\n")
     return subprocess.Popen([str(python), str(root / "pgAdmin4.py")], env=env, cwd=root,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``prepare`` installs pgAdmin into the cache; ``serve`` runs it with a servers file."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m recsys.testing.pgadmin",
+                                     description="pgAdmin 4 without Docker, for checks.")
+    parser.add_argument("action", choices=["prepare", "serve"])
+    parser.add_argument("--servers", type=Path, help="servers.json to load before serving")
+    parser.add_argument("--data", type=Path, default=cache_dir().parent / "pgadmin-data")
+    parser.add_argument("--port", type=int, default=5050)
+    args = parser.parse_args(argv)
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        python = ensure_venv()
+        if args.action == "prepare":
+            print(package_root(python))
+            return 0
+        if args.servers:
+            load_servers(args.servers, args.data)
+        process = serve(args.data, args.port)
+        print(f"pgAdmin on http://127.0.0.1:{args.port} (Ctrl-C stops it)")
+        while process.poll() is None:
+            time.sleep(1)
+    except PgAdminUnavailable as exc:
+        print(f"pgadmin: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if process is not None:
+            process.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,10 +15,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from recsys.testing.ports import free_port
 
 
 class PostgresUnavailable(RuntimeError):
@@ -41,12 +42,6 @@ def find_bin_dir() -> Path:
         "PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's postgresql-15 "
         "(apt-get install postgresql-15) or set RECSYS_PG_BIN to their folder"
     )
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class TemporaryPostgres:
@@ -82,7 +77,7 @@ class TemporaryPostgres:
         if self._as_root:
             shutil.chown(self._dir, user="postgres", group="postgres")
         data, socket_dir, log = self._dir / "data", self._dir, self._dir / "server.log"
-        port = _free_port()
+        port = free_port()
         self._run(str(self._bin / "initdb"), "-D", str(data), "-U", self.user, "-A", "trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
         options = (f"-p {port} -k {socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
