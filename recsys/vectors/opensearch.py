@@ -38,6 +38,7 @@ from recsys.vectors.base import (
 SPACE = {"cosine": "cosinesimil", "inner_product": "innerproduct"}
 VECTOR_FIELD = "vector"
 HNSW = {"ef_construction": 128, "m": 16}
+EF_SEARCH = 128  # HNSW candidates per query (as the local faiss index); at least k
 RECORD_CACHE = 50_000  # records kept by get()
 RECORD_TTL = 60.0  # seconds a kept record is trusted
 BULK = 1000  # records per bulk request
@@ -92,7 +93,8 @@ def filter_clause(filter: Filter | None, exclude: Iterable[int] = ()) -> dict[st
 def knn_body(vector: Sequence[float], k: int, filter: Filter | None = None,
              exclude: Iterable[int] = ()) -> dict[str, Any]:
     """The search request body for the ``k`` nearest records."""
-    knn: dict[str, Any] = {"vector": [float(x) for x in vector], "k": int(k)}
+    knn: dict[str, Any] = {"vector": [float(x) for x in vector], "k": int(k),
+                           "method_parameters": {"ef_search": max(EF_SEARCH, int(k))}}
     clause = filter_clause(filter, exclude)
     if clause is not None:
         knn["filter"] = clause
