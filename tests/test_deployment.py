@@ -38,6 +38,23 @@ def test_compose_services_and_dependencies() -> None:
     assert services["opensearch"]["environment"]["discovery.type"] == "single-node"
 
 
+def test_compose_runs_the_versions_the_tests_run() -> None:
+    """The images are the versions the local full stack (tests/test_fullstack.py,
+    tests/test_pgadmin.py) exercises: OpenSearch from Maven Central, pgAdmin from PyPI and the
+    PostgreSQL major of the server binaries."""
+    from recsys.testing import opensearch, pgadmin
+    from recsys.testing.postgres import find_bin_dir
+
+    services = _compose()["services"]
+    assert services["opensearch"]["image"].endswith(f":-{opensearch.VERSION}}}")
+    assert services["pgadmin"]["image"] == f"dpage/pgadmin4:{pgadmin.PACKAGE.split('==')[1]}"
+    major = re.search(r"/postgresql/(\d+)/", str(find_bin_dir()))
+    assert major is not None
+    assert services["postgres"]["image"] == f"postgres:{major.group(1)}"
+    example = (ROOT / ".env.example").read_text()
+    assert f"OPENSEARCH_VERSION={opensearch.VERSION}" in example
+
+
 def test_no_literal_secrets_in_compose() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
     for line in text.splitlines():

@@ -20,7 +20,7 @@ from typing import Any
 
 from recsys.testing.opensearch import cache_dir
 
-PACKAGE = "pgadmin4"
+PACKAGE = "pgadmin4==9.18"  # the version docker-compose.yml runs
 
 CONFIG = """SERVER_MODE = False
 MASTER_PASSWORD_REQUIRED = False
@@ -73,8 +73,9 @@ def ensure_venv() -> Path:
 
 
 def _installed(python: Path) -> bool:
-    return subprocess.run([str(python), "-c", "import pgadmin4"],
-                          capture_output=True).returncode == 0
+    wanted = PACKAGE.split("==")[1]
+    check = f"from importlib.metadata import version; assert version('pgadmin4') == {wanted!r}"
+    return subprocess.run([str(python), "-c", check], capture_output=True).returncode == 0
 
 
 def package_root(python: Path) -> Path:
