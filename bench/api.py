@@ -16,6 +16,8 @@ Usage: RECSYS_DATA_DIR=../shared/datasets .venv/bin/python bench/api.py [--durat
        [--writer --connections 64]
        [--postgres]   (a throwaway PostgreSQL 15: ingest, predict and cluster into it;
                        the model of --var-dir is reused when given)
+       [--opensearch] (a local OpenSearch 2.19.1 node for the vectors: with --postgres this is
+                       the full stack of docker-compose.yml, minus the containers)
 """
 
 from __future__ import annotations
@@ -26,13 +28,15 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
+
+from recsys.testing.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 ENDPOINTS = [
@@ -54,12 +58,6 @@ def prepare(env: dict[str, str]) -> None:
                  ["cluster", "--k", "4"]):
         print("recsys " + " ".join(step), flush=True)
         recsys(*step, env=env)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def parse_wrk(text: str) -> dict[str, float]:
@@ -129,6 +127,8 @@ def main() -> None:
                         help="measure /recommendations again beside a process posting ratings")
     parser.add_argument("--postgres", action="store_true",
                         help="serve from a throwaway PostgreSQL instead of SQLite")
+    parser.add_argument("--opensearch", action="store_true",
+                        help="vectors in a local OpenSearch node instead of the local index")
     parser.add_argument("--write-loop", nargs=2, metavar=("BASE", "SECONDS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -139,16 +139,23 @@ def main() -> None:
         sys.exit("wrk is required: apt-get install wrk")
     tmp = tempfile.mkdtemp(prefix="recsys-bench-api-")
     env = dict(os.environ, RECSYS_VAR_DIR=args.var_dir or tmp)
-    env.pop("RECSYS_DATABASE_URL", None)
-    postgres = None
+    for name in ("RECSYS_DATABASE_URL", "RECSYS_VECTOR_BACKEND", "RECSYS_OPENSEARCH_URL"):
+        env.pop(name, None)
+    services = ExitStack()
     if args.postgres:
         from recsys.testing.postgres import TemporaryPostgres
 
-        postgres = TemporaryPostgres()
-        env["RECSYS_DATABASE_URL"] = postgres.start()
-        if args.var_dir:
-            for step in (["ingest"], ["predict"], ["cluster", "--k", "4"]):
-                recsys(*step, env=env)
+        env["RECSYS_DATABASE_URL"] = services.enter_context(TemporaryPostgres()).url
+    if args.opensearch:
+        from recsys.testing.opensearch import OpenSearchNode
+
+        node = services.enter_context(OpenSearchNode(heap_mb=1024))
+        env.update(RECSYS_VECTOR_BACKEND="opensearch", RECSYS_OPENSEARCH_URL=node.url)
+    if args.var_dir and (args.postgres or args.opensearch):
+        steps = ([["ingest"]] if args.postgres else []) + [["index"]] + \
+            ([["predict"], ["cluster", "--k", "4"]] if args.postgres else [])
+        for step in steps:
+            recsys(*step, env=env)
     if not args.var_dir:
         prepare(env)
     port = free_port()
@@ -189,15 +196,15 @@ def main() -> None:
         server.wait(timeout=10)
         if not args.var_dir:
             shutil.rmtree(tmp, ignore_errors=True)
-        if postgres is not None:
-            postgres.stop()
+        services.close()
     # the baseline is the better of the two /ping runs (first and last): conservative
     trivial = max(r["rps"] for label, r in results if label.startswith("/ping"))
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores (wrk and the server share "
           f"them); wrk -t2 -c{args.connections} -d{args.duration}s after {args.warmup} s of "
           f"warm-up, random ids; server: "
           f"recsys serve {args.server}; "
-          f"{'PostgreSQL 15' if args.postgres else 'SQLite'} + local vector index\n")
+          f"{'PostgreSQL 15' if args.postgres else 'SQLite'} + "
+          f"{'OpenSearch 2.19.1' if args.opensearch else 'local vector index'}\n")
     print("| endpoint | requests | req/s | % of trivial | p50 (ms) | p99 (ms) | errors |")
     print("|---|---|---|---|---|---|---|")
     for label, r in results:
