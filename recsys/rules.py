@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from recsys.errors import RecsysError
@@ -24,6 +25,9 @@ LIKED_RATING = 4
 
 #: Ratings of the course data: whole stars from 1 to 5.
 RATING_MIN, RATING_MAX = 1, 5
+
+#: A rating that says "it was OK": the ranker weighs ratings around it (both scales).
+NEUTRAL_RATING = 3.0
 
 #: Ids are positive and fit PostgreSQL's ``integer`` (and therefore SQLite's 64-bit integer).
 MIN_ID, MAX_ID = 1, 2**31 - 1
@@ -54,15 +58,81 @@ CONTROL_CHARS_MESSAGE = "must not contain control characters"
 
 #: Whole numbers written as digits only (``196``, ``-3``); ``196.0`` and ``1e3`` are not.
 INTEGER_RE = re.compile(r"^[+-]?\d+$")
+#: Decimal numbers written plainly (``3``, ``3.5``, ``.5``); not ``1e3``, ``nan`` or ``inf``.
+DECIMAL_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
 
 
 class RuleError(RecsysError, ValueError):
     """A value breaks a domain rule; the message names the field and the rule."""
 
 
-def rating_message(low: float = RATING_MIN, high: float = RATING_MAX) -> str:
-    """How a rating out of range is reported."""
-    return f"rating must be a whole number from {low:g} to {high:g}"
+@dataclass(frozen=True)
+class RatingScale:
+    """The ratings a dataset allows: ``low`` to ``high`` in steps of ``step``.
+
+    The course data (and MovieLens 100K and 1M) use whole stars, 1..5; MovieLens 10M and
+    later use half stars, 0.5..5. A dataset says which (``DATASET.json``, the database's
+    ``dataset_info`` table); every check of a rating goes through its scale.
+    """
+
+    name: str
+    low: float
+    high: float
+    step: float
+
+    @property
+    def whole(self) -> bool:
+        """Whole numbers only (then ``3.0`` and ``"3"`` are refused, as before)."""
+        return self.step == 1
+
+    def describe(self) -> str:
+        if self.whole:
+            return f"a whole number from {self.low:g} to {self.high:g}"
+        return f"a number from {self.low:g} to {self.high:g} in steps of {self.step:g}"
+
+    def message(self) -> str:
+        """How a rating off the scale is reported."""
+        return f"rating must be {self.describe()}"
+
+    def valid(self, values: Any) -> Any:
+        """Vectorised: which values (a NumPy array or pandas Series of numbers) lie on the
+        scale (missing values are not)."""
+        import numpy as np
+
+        v = np.asarray(values, dtype=np.float64)
+        steps = (v - self.low) / self.step
+        with np.errstate(invalid="ignore"):
+            return (np.isfinite(v) & (v >= self.low) & (v <= self.high)
+                    & (np.abs(steps - np.rint(steps)) < 1e-9))
+
+    def check(self, value: Any) -> float | int:
+        """One rating on this scale (bools and strings refused; whole scales take ints
+        only); returned as an ``int`` on whole scales, else a ``float``."""
+        ok = not isinstance(value, bool) and isinstance(value, int | float)
+        if ok and self.whole and not isinstance(value, int):
+            ok = False
+        if not ok or not bool(self.valid([value])[0]):
+            raise RuleError(f"{self.message()}, got {value!r}")
+        return int(value) if self.whole else float(value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "low": self.low, "high": self.high, "step": self.step}
+
+
+#: Whole stars, 1..5 (the course data, MovieLens 100K and 1M).
+STARS = RatingScale("stars", 1.0, 5.0, 1.0)
+#: Half stars, 0.5..5 (MovieLens 10M, 20M, 25M, 32M).
+HALF_STARS = RatingScale("half-stars", 0.5, 5.0, 0.5)
+SCALES = {scale.name: scale for scale in (STARS, HALF_STARS)}
+
+
+def scale_named(name: str) -> RatingScale:
+    """A known scale by name (``stars`` or ``half-stars``)."""
+    try:
+        return SCALES[name]
+    except KeyError:
+        raise RuleError(f"unknown rating scale {name!r}; expected one of "
+                        f"{', '.join(SCALES)}") from None
 
 
 def timestamp_range_message(field: str) -> str:
@@ -98,11 +168,9 @@ def check_text(value: Any, field: str, max_length: int | None = None) -> str:
     return text
 
 
-def check_rating(value: Any, low: int = RATING_MIN, high: int = RATING_MAX) -> int:
-    """A whole-star rating (``3``; not ``3.0``, ``"3"`` or ``True``)."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RuleError(f"{rating_message(low, high)}, got {value!r}")
-    return value
+def check_rating(value: Any, scale: RatingScale = STARS) -> float | int:
+    """A rating on ``scale`` (whole stars: ``3``, not ``3.0``, ``"3"`` or ``True``)."""
+    return scale.check(value)
 
 
 def check_gender(value: Any) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from recsys.data.fetch import FETCHED_PROVENANCE, PROVENANCE_FILE
+from recsys.data.info import write_info
 from recsys.data.tables import DATE_FORMAT, DATETIME_FORMAT, FILES, GENRES, atomic_write_text
 
 
@@ -97,12 +96,14 @@ def _course_people(users: pd.DataFrame, ratings: pd.DataFrame, rng: np.random.Ge
 
 
 def write_csvs(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Path]:
-    """The converted tables as the five CSVs, with the provenance note beside them."""
+    """The converted tables as the five CSVs, with ``DATASET.json`` beside them."""
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in frames.items():
         path = data_dir / FILES[name]
         atomic_write_text(path, frame.to_csv(index=False))
         paths.append(path)
-    atomic_write_text(data_dir / PROVENANCE_FILE, json.dumps(FETCHED_PROVENANCE, indent=2))
+    from recsys.data.movielens import ARCHIVES
+
+    write_info(data_dir, ARCHIVES["ml-100k"].info)
     return paths

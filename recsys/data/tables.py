@@ -15,12 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from recsys.data.info import COURSE, DatasetInfo
+
 #: The 19 MovieLens genres, in the column order of peliculas.csv.
 GENRES: tuple[str, ...] = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance",
     "Sci-Fi", "Thriller", "War", "Western",
 )
+
+#: Genres some datasets have beyond the 19 (MovieLens 10M and later: IMAX); peliculas.csv
+#: may carry a 0/1 column for each, after the 19.
+EXTRA_GENRES: tuple[str, ...] = ("IMAX",)
 
 #: Logical table name -> CSV file name.
 FILES: dict[str, str] = {
@@ -53,15 +59,20 @@ REPORT_COLUMNS = ["table", "line", "id", "field", "value", "reason", "severity"]
 
 @dataclass
 class Dataset:
-    """The five clean tables, with English column names and explicit dtypes.
+    """The five clean tables, with English column names and explicit dtypes, and what the
+    dataset is (:class:`~recsys.data.info.DatasetInfo`: its rating scale, which optional
+    parts it has).
 
     Attributes:
-        persons: id, full_name, birth_year, gender (M/F), zip_code (string).
-        users: id (a person), occupation, active_since (datetime).
+        persons: id, full_name, birth_year (nullable Int64), gender (M/F), zip_code (string);
+            name and demographics are None where the dataset has none.
+        users: id (a person), occupation (None where unknown), active_since (datetime).
         workers: id (a person), position, category, working_hours ("9 - 18"), start_date.
         movies: id, title, release_date (datetime, NaT when unknown), imdb_url (or None),
             genres (list of genre names).
-        scores: id, user_id, movie_id, rating (1..5), rated_at (datetime).
+        scores: id, user_id, movie_id, rating (on ``info.rating_scale``: int64 for whole
+            stars, float64 for half stars), rated_at (datetime).
+        info: the dataset's description (the course data when not given).
     """
 
     persons: pd.DataFrame
@@ -69,6 +80,12 @@ class Dataset:
     workers: pd.DataFrame
     movies: pd.DataFrame
     scores: pd.DataFrame
+    info: DatasetInfo = COURSE
+
+    def genre_names(self) -> list[str]:
+        """The 19 course genres, then any extra genre some movie has (e.g. IMAX)."""
+        present = set().union(*self.movies["genres"]) if len(self.movies) else set()
+        return list(GENRES) + [g for g in EXTRA_GENRES if g in present]
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables by logical name, in dependency order (parents first)."""
@@ -146,10 +163,11 @@ class Rejections:
                 "severity": severity,
             })
 
-    def lines(self, table: str) -> set[int]:
-        """CSV lines of ``table`` that were rejected so far."""
-        return {int(str(r["line"])) for r in self.rows
-                if r["table"] == table and r["severity"] == "rejected"}
+    def lines(self, table: str, since: int = 0) -> set[int]:
+        """CSV lines of ``table`` (from line ``since`` on) that were rejected so far."""
+        found = (int(str(r["line"])) for r in self.rows
+                 if r["table"] == table and r["severity"] == "rejected")
+        return {line for line in found if line >= since}
 
     def frame(self) -> pd.DataFrame:
         report = pd.DataFrame(self.rows, columns=REPORT_COLUMNS)
@@ -157,7 +175,7 @@ class Rejections:
 
 
 def finalise(persons: pd.DataFrame, users: pd.DataFrame, workers: pd.DataFrame,
-              movies: pd.DataFrame, scores: pd.DataFrame) -> Dataset:
+             movies: pd.DataFrame, scores: pd.DataFrame, info: DatasetInfo = COURSE) -> Dataset:
     """Drop helper columns and give each table its final dtypes and row order."""
     def tidy(frame: pd.DataFrame, ints: Iterable[str]) -> pd.DataFrame:
         frame = frame.drop(columns=[c for c in ("_line",) if c in frame.columns]).copy()
@@ -165,22 +183,27 @@ def finalise(persons: pd.DataFrame, users: pd.DataFrame, workers: pd.DataFrame,
             frame[col] = frame[col].astype("int64")
         return frame.sort_values("id", kind="stable").reset_index(drop=True)
 
-    persons = tidy(persons, ["id", "birth_year"])
+    persons = tidy(persons, ["id"])
+    persons["birth_year"] = persons["birth_year"].astype(
+        "int64" if persons["birth_year"].notna().all() else "Int64")
     users = tidy(users, ["id"])
     workers = tidy(workers, ["id"])
     movies = tidy(movies, ["id"])
-    scores = tidy(scores, ["id", "user_id", "movie_id", "rating"])
+    scores = tidy(scores, ["id", "user_id", "movie_id"])
+    scores["rating"] = scores["rating"].astype(
+        "int64" if info.rating_scale.whole else "float64")
     for frame, cols in ((persons, ["full_name", "gender", "zip_code"]),
                         (users, ["occupation"]),
                         (workers, ["position", "category", "working_hours"]),
                         (movies, ["title"])):
         for col in cols:
-            frame[col] = frame[col].astype(object)
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     movies["imdb_url"] = movies["imdb_url"].astype(object).where(movies["imdb_url"].notna(), None)
     for frame, col in ((users, "active_since"), (workers, "start_date"),
                        (movies, "release_date"), (scores, "rated_at")):
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
-    return Dataset(persons=persons, users=users, workers=workers, movies=movies, scores=scores)
+    return Dataset(persons=persons, users=users, workers=workers, movies=movies, scores=scores,
+                   info=info)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -17,10 +17,12 @@ import pandas as pd
 
 from recsys import rules
 from recsys.data import csvfile
+from recsys.data.info import COURSE, DatasetInfo, read_info
 from recsys.data.tables import (
     COLUMNS,
     DATE_FORMAT,
     DATETIME_FORMAT,
+    EXTRA_GENRES,
     FILES,
     GENRES,
     RELEASE_DATE_FORMAT,
@@ -79,31 +81,57 @@ def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _check_int(rej: Rejections, table: str, df: pd.DataFrame, col: str,
-               lo: int = rules.MIN_ID, hi: int = rules.MAX_ID) -> pd.Series:
-    """Whole numbers in ``lo..hi`` (``196.0``, ``3.5`` and ``1e3`` are not integers)."""
+               lo: int = rules.MIN_ID, hi: int = rules.MAX_ID,
+               optional: bool = False) -> pd.Series:
+    """Whole numbers in ``lo..hi`` (``196.0``, ``3.5`` and ``1e3`` are not integers);
+    ``optional``: an empty field is fine (<NA>)."""
     values, huge = _to_int(df[col])
-    rej.add(table, df, values.isna() & ~huge, col, f"{col} is not an integer")
+    given = ~(df[col].str.strip() == "") if optional else pd.Series(True, index=df.index)
+    rej.add(table, df, values.isna() & ~huge & given, col, f"{col} is not an integer")
     out = huge | (values.notna() & ((values < lo) | (values > hi)))
     rej.add(table, df, out, col, f"{col} must be between {lo} and {hi}")
     return values
 
 
-def _check_text(rej: Rejections, table: str, df: pd.DataFrame, col: str) -> pd.Series:
+def _check_text(rej: Rejections, table: str, df: pd.DataFrame, col: str,
+                optional: bool = False) -> pd.Series:
+    """Stripped text without control characters; empty is refused unless ``optional``
+    (then it becomes None)."""
     values = df[col].str.strip()
-    rej.add(table, df, values == "", col, f"{col} is empty")
+    if not optional:
+        rej.add(table, df, values == "", col, f"{col} is empty")
     rej.add(table, df, values.str.contains(rules.CONTROL_CHARS_RE.pattern, regex=True), col,
             f"{col} {rules.CONTROL_CHARS_MESSAGE}")
+    return values.where(values != "", None) if optional else values
+
+
+def _check_rating(rej: Rejections, table: str, df: pd.DataFrame,
+                  scale: rules.RatingScale) -> pd.Series:
+    """Ratings on ``scale``: whole stars as integers written as digits; half stars as
+    numbers (``3.5``, ``4`` or ``4.0``) on the 0.5 grid."""
+    if scale.whole:
+        return _check_int(rej, table, df, "rating", lo=int(scale.low), hi=int(scale.high))
+    text = df["rating"].str.strip()
+    values = pd.to_numeric(text.where(text.str.match(rules.DECIMAL_RE.pattern)),
+                           errors="coerce")
+    rej.add(table, df, values.isna(), "rating", "rating is not a number")
+    rej.add(table, df, values.notna() & ~scale.valid(values.to_numpy()), "rating",
+            scale.message())
     return values
 
 
 def _check_datetime(rej: Rejections, table: str, df: pd.DataFrame, col: str, fmt: str,
-                    allow_empty: bool = False, instant: bool = False) -> pd.Series:
+                    allow_empty: bool = False, instant: bool = False,
+                    warn_empty: bool = True) -> pd.Series:
     """Dates in ``fmt``. ``instant``: a moment read as UTC, within the accepted range
-    (:data:`recsys.rules.EARLIEST_TIMESTAMP` .. one day from now)."""
+    (:data:`recsys.rules.EARLIEST_TIMESTAMP` .. one day from now). ``allow_empty``: an empty
+    field is NaT (reported as a warning when ``warn_empty``)."""
     text = df[col].str.strip()
     values = pd.to_datetime(text, format=fmt, errors="coerce")
     empty = text == ""
-    if allow_empty:
+    if allow_empty and not warn_empty:
+        bad = values.isna() & ~empty
+    elif allow_empty:
         rej.add(table, df, empty, col, f"{col} is unknown (no date given): kept with the date "
                 "unknown", severity="warning")
         bad = values.isna() & ~empty
@@ -131,29 +159,100 @@ def _keep(rej: Rejections, table: str, df: pd.DataFrame) -> pd.DataFrame:
     return df[~df["_line"].isin(rej.lines(table))]
 
 
-def _validate_scores(rej: Rejections, df: pd.DataFrame, known_users: set[int],
-                     known_movies: set[int], t: str = "scores") -> pd.DataFrame:
-    """Validate raw scores rows (types, range, references, duplicate pairs)."""
+def _score_block(rej: Rejections, df: pd.DataFrame, known_users: pd.Index,
+                 known_movies: pd.Index, scale: rules.RatingScale, t: str) -> pd.DataFrame:
+    """Validate one block of raw scores rows: types, ranges, references (duplicates are
+    checked over the whole file afterwards, see :func:`_drop_duplicates`)."""
     ids = _check_int(rej, t, df, "id", lo=0)  # scores.csv numbers its rows from 0
-    _check_unique_id(rej, t, df, ids)
     user_id = _check_int(rej, t, df, "user_id", lo=1)
     movie_id = _check_int(rej, t, df, "movie_id", lo=1)
-    rating = _check_int(rej, t, df, "rating", lo=rules.RATING_MIN, hi=rules.RATING_MAX)
+    rating = _check_rating(rej, t, df, scale)
     rated_at = _check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT, instant=True)
     rej.add(t, df, user_id.notna() & ~user_id.isin(known_users), "user_id",
             lambda bad: "user_id " + bad["user_id"].str.strip() + " is not a known user")
     rej.add(t, df, movie_id.notna() & ~movie_id.isin(known_movies), "movie_id",
             lambda bad: "movie_id " + bad["movie_id"].str.strip() + " is not a known movie")
-    pair = pd.DataFrame({"u": user_id, "m": movie_id})
-    dup_pair = pair.notna().all(axis=1) & pair.duplicated(keep="first")
-    first_line = df["_line"].groupby([user_id, movie_id]).transform("min")
-    rej.add(t, df, dup_pair, "movie_id",
-            lambda bad: "duplicate rating of user " + bad["user_id"].str.strip()
-            + " for movie " + bad["movie_id"].str.strip()
-            + " (first at line " + first_line[bad.index].astype(str) + ")")
-    return _keep(rej, t, pd.DataFrame({"id": ids, "user_id": user_id, "movie_id": movie_id,
-                                       "rating": rating, "rated_at": rated_at,
-                                       "_line": df["_line"]}))
+    rejected = rej.lines(t, since=df["_line"].iloc[0] if len(df) else 0)
+    keep = ~df["_line"].isin(rejected)
+    return pd.DataFrame({"id": ids[keep].astype("int64"),
+                         "user_id": user_id[keep].astype("int32"),
+                         "movie_id": movie_id[keep].astype("int32"),
+                         "rating": rating[keep].astype("float32"),
+                         "rated_at": rated_at[keep], "_line": df["_line"][keep]})
+
+
+def _drop_duplicates(rej: Rejections, t: str, scores: pd.DataFrame) -> pd.DataFrame:
+    """Reject repeated score ids and repeated (user, movie) pairs among the valid rows;
+    the first occurrence is kept and each repeat names its line."""
+    def first_line(keys: pd.Series, dup: pd.Series) -> pd.Series:
+        repeated = keys[dup].unique()
+        firsts = scores["_line"][~dup & keys.isin(repeated)]
+        return keys.map(pd.Series(firsts.to_numpy(), index=keys[firsts.index].to_numpy()))
+
+    frame = scores.assign(_raw_id=scores["id"].astype(str))
+    dup_id = scores["id"].duplicated(keep="first")
+    if dup_id.any():
+        lines = first_line(scores["id"], dup_id)
+        rej.add(t, frame, dup_id, "id", lambda bad: "duplicate id " + bad["_raw_id"]
+                + " (first at line " + lines[bad.index].astype("int64").astype(str) + ")")
+    pair = scores["user_id"].astype("int64") * (rules.MAX_ID + 1) + scores["movie_id"]
+    dup_pair = pair.duplicated(keep="first") & ~dup_id
+    if dup_pair.any():
+        lines = first_line(pair, dup_pair)
+        rej.add(t, frame, dup_pair, "movie_id",
+                lambda bad: "duplicate rating of user " + bad["user_id"].astype(str)
+                + " for movie " + bad["movie_id"].astype(str)
+                + " (first at line " + lines[bad.index].astype("int64").astype(str) + ")")
+    return scores[~(dup_id | dup_pair)]
+
+
+def _read_scores(path: Path, rej: Rejections, known_users: pd.Index, known_movies: pd.Index,
+                 scale: rules.RatingScale, label: str = "scores",
+                 optional_id: bool = False) -> tuple[pd.DataFrame, int]:
+    """scores.csv validated block by block (bounded memory: text is held one block at a
+    time, the kept rows as numbers); the clean rows and the number of rows read."""
+    if not path.is_file():
+        raise DataError(f"{path} is missing: expected the five course CSVs in {path.parent} "
+                        "(run `recsys data fetch`, or set RECSYS_DATA_DIR)")
+    columns = _score_columns(path, optional_id)
+    kept, read = [], 0
+    for block in csvfile.iter_blocks(path):
+        raw = _score_frame(block.rows, columns, optional_id, read)
+        for bad in block.bad:
+            rej.rows.append({"table": label, "line": bad.line, "id": "", "field": "(line)",
+                             "value": bad.text, "reason": bad.reason, "severity": "rejected"})
+        read += len(raw) + len(block.bad)
+        kept.append(_score_block(rej, raw, known_users, known_movies, scale, label))
+    if not kept:
+        kept.append(_score_block(rej, _score_frame(pd.DataFrame(columns=[*columns, "_line"]),
+                                                   columns, optional_id, 0),
+                                 known_users, known_movies, scale, label))
+    scores = pd.concat(kept, ignore_index=True)
+    return _drop_duplicates(rej, label, scores), read
+
+
+def _score_columns(path: Path, optional_id: bool) -> list[str]:
+    """The header of a scores file, checked for the required columns."""
+    found = ["" if c.startswith("Unnamed: 0") else c for c in csvfile.header(path)]
+    required = [c for c in COLUMNS["scores"] if c or not optional_id]
+    absent = [c for c in required if c not in found]
+    if absent:
+        shown = ", ".join(repr(c) for c in absent)
+        raise DataError(f"{path} lacks required column(s) {shown}; it has {found}")
+    return found
+
+
+def _score_frame(rows: pd.DataFrame, columns: list[str], optional_id: bool,
+                 offset: int) -> pd.DataFrame:
+    """A block's text columns renamed to English (row numbers as ids when the file has no
+    id column and ``optional_id``)."""
+    rows = rows.copy()
+    rows.columns = [*columns, "_line"] if len(rows.columns) == len(columns) + 1 else rows.columns
+    if optional_id and "" not in columns:
+        rows.insert(0, "", [str(offset + i) for i in range(len(rows))])
+    rows = rows.rename(columns=COLUMNS["scores"])
+    rows["_raw_id"] = rows["id"]
+    return rows
 
 
 def load_scores(path: str | Path, dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -168,39 +267,50 @@ def load_scores(path: str | Path, dataset: Dataset) -> tuple[pd.DataFrame, pd.Da
     if not path.is_file():
         raise DataError(f"{path} does not exist")
     rej = Rejections()
-    raw = _read_table(path, "scores", rej, label=path.name, optional_id=True)
-    scores = _validate_scores(rej, raw, set(dataset.users["id"]), set(dataset.movies["id"]),
-                              t=path.name)
-    scores = scores.drop(columns=["_line"]).astype({"id": "int64", "user_id": "int64",
-                                                    "movie_id": "int64", "rating": "int64"})
-    scores["rated_at"] = scores["rated_at"].astype("datetime64[ns]")
+    scores, _ = _read_scores(path, rej, pd.Index(dataset.users["id"]),
+                             pd.Index(dataset.movies["id"]), dataset.info.rating_scale,
+                             label=path.name, optional_id=True)
+    scores = _score_dtypes(scores.drop(columns=["_line"]), dataset.info)
     return scores.reset_index(drop=True), rej.frame()
+
+
+def _score_dtypes(scores: pd.DataFrame, info: DatasetInfo) -> pd.DataFrame:
+    out = scores.astype({"id": "int64", "user_id": "int64", "movie_id": "int64",
+                         "rating": "int64" if info.rating_scale.whole else "float64"})
+    out["rated_at"] = out["rated_at"].astype("datetime64[ns]")
+    return out
 
 
 # -- one function per table -------------------------------------------------------------------
 
 
-def _persons(rej: Rejections, df: pd.DataFrame) -> pd.DataFrame:
-    t = "persons"
+def _persons(rej: Rejections, df: pd.DataFrame, info: DatasetInfo = COURSE) -> pd.DataFrame:
+    """Persons; name and demographics may be empty when the dataset has none (``info``)."""
+    t, optional = "persons", not info.demographics
     ids = _check_int(rej, t, df, "id")
     _check_unique_id(rej, t, df, ids)
-    name = _check_text(rej, t, df, "full_name")
+    name = _check_text(rej, t, df, "full_name", optional=not info.names)
     birth = _check_int(rej, t, df, "birth_year", lo=rules.MIN_BIRTH_YEAR,
-                       hi=date.today().year)
+                       hi=date.today().year, optional=optional)
     gender = df["gender"].str.strip().str.upper()
-    rej.add(t, df, ~gender.isin(rules.GENDERS), "gender", rules.GENDER_MESSAGE)
+    given = gender != "" if optional else pd.Series(True, index=df.index)
+    rej.add(t, df, given & ~gender.isin(rules.GENDERS), "gender", rules.GENDER_MESSAGE)
     zips = df["zip_code"].str.strip()
-    rej.add(t, df, ~zips.str.match(rules.ZIP_RE.pattern), "zip_code", rules.ZIP_MESSAGE)
+    zip_given = zips != "" if optional else pd.Series(True, index=df.index)
+    rej.add(t, df, zip_given & ~zips.str.match(rules.ZIP_RE.pattern), "zip_code",
+            rules.ZIP_MESSAGE)
     return _keep(rej, t, pd.DataFrame({"id": ids, "full_name": name, "birth_year": birth,
-                                       "gender": gender, "zip_code": zips,
+                                       "gender": gender.where(given, None),
+                                       "zip_code": zips.where(zip_given, None),
                                        "_line": df["_line"]}))
 
 
-def _users(rej: Rejections, df: pd.DataFrame, person_ids: set[int]) -> pd.DataFrame:
+def _users(rej: Rejections, df: pd.DataFrame, person_ids: set[int],
+           info: DatasetInfo = COURSE) -> pd.DataFrame:
     t = "users"
     ids = _check_int(rej, t, df, "id")
     _check_unique_id(rej, t, df, ids)
-    occupation = _check_text(rej, t, df, "occupation")
+    occupation = _check_text(rej, t, df, "occupation", optional=not info.demographics)
     since = _check_datetime(rej, t, df, "active_since", DATETIME_FORMAT, instant=True)
     rej.add(t, df, ids.notna() & ~ids.isin(person_ids), "id",
             lambda bad: "user " + bad["_raw_id"] + " is not a known person")
@@ -226,18 +336,22 @@ def _workers(rej: Rejections, df: pd.DataFrame, person_ids: set[int]) -> pd.Data
                                        "_line": df["_line"]}))
 
 
-def _movies(rej: Rejections, df: pd.DataFrame) -> pd.DataFrame:
+def _movies(rej: Rejections, df: pd.DataFrame, info: DatasetInfo = COURSE) -> pd.DataFrame:
+    """Movies with their genre flags (the 19, and IMAX where the file has that column); an
+    empty release date is a warning only where the dataset has release dates."""
     t = "movies"
     ids = _check_int(rej, t, df, "id")
     _check_unique_id(rej, t, df, ids)
     title = _check_text(rej, t, df, "title")
-    release = _check_datetime(rej, t, df, "release_date", RELEASE_DATE_FORMAT, allow_empty=True)
+    release = _check_datetime(rej, t, df, "release_date", RELEASE_DATE_FORMAT,
+                              allow_empty=True, warn_empty=info.release_dates)
+    names = list(GENRES) + [g for g in EXTRA_GENRES if g in df.columns]
     flags = pd.DataFrame(index=df.index)
-    for genre in GENRES:
+    for genre in names:
         text = df[genre].str.strip()
         rej.add(t, df, ~text.isin(["0", "1"]), genre, f"genre flag {genre} must be 0 or 1")
         flags[genre] = text == "1"
-    genre_names = np.array(GENRES, dtype=object)
+    genre_names = np.array(names, dtype=object)
     genres = [list(genre_names[row]) for row in flags.to_numpy()]
     url = df["imdb_url"].str.strip()
     return _keep(rej, t, pd.DataFrame({
@@ -245,10 +359,9 @@ def _movies(rej: Rejections, df: pd.DataFrame) -> pd.DataFrame:
         "imdb_url": url.where(url != "", None), "genres": genres, "_line": df["_line"]}))
 
 
-def _summary(raw: dict[str, pd.DataFrame], dataset: Dataset,
+def _summary(read: dict[str, int], dataset: Dataset,
              report: pd.DataFrame) -> pd.DataFrame:
     """Per table: rows read (readable or not), rejected, kept, warnings."""
-    read = {t: len(frame) + frame.attrs.get("unreadable", 0) for t, frame in raw.items()}
     kept = dataset.counts()
     return pd.DataFrame({
         "table": list(FILES), "rows_read": [read[t] for t in FILES],
@@ -263,12 +376,15 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
 
     Checks, per table: required columns (a missing one is fatal: :class:`DataError`), lines
     that cannot be read (wrong field count, unclosed quote, not UTF-8), types (integers written
-    as digits, dates in their documented formats, 0/1 genre flags), ranges (ids, rating 1..5,
+    as digits, dates in their documented formats, 0/1 genre flags), ranges (ids, ratings on
+    the dataset's scale: whole stars 1..5 or half stars 0.5..5,
     birth year from 1900 to this year, instants from 1990 to tomorrow, gender M/F, working
     hours ``H - H`` with hours 0..24, zip code of 2-10 letters/digits), control characters,
     duplicate ids and duplicate (user, movie) ratings (the first is kept), and referential
     integrity (users and workers are persons, scores point to known users and movies). The
-    movie with no release date is kept with ``release_date`` NaT and a warning.
+    movie with no release date is kept with ``release_date`` NaT and a warning. Datasets
+    described by a ``DATASET.json`` (see :mod:`recsys.data.info`) may leave names,
+    demographics and release dates empty; scores.csv is read in blocks (any size).
 
     Args:
         data_dir: folder with the five CSVs.
@@ -279,19 +395,23 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
         A :class:`LoadResult` with the clean dataset, the report and the summary.
     """
     data_dir = Path(data_dir)
+    info = read_info(data_dir)
     rej = Rejections()
-    raw = {table: _read_raw(data_dir, table, rej) for table in FILES}
-    persons = _persons(rej, raw["persons"])
+    raw = {table: _read_raw(data_dir, table, rej) for table in FILES if table != "scores"}
+    persons = _persons(rej, raw["persons"], info)
     person_ids = set(persons["id"].astype(int))
-    users = _users(rej, raw["users"], person_ids)
+    users = _users(rej, raw["users"], person_ids, info)
     workers = _workers(rej, raw["workers"], person_ids)
-    movies = _movies(rej, raw["movies"])
-    scores = _validate_scores(rej, raw["scores"], set(users["id"].astype(int)),
-                              set(movies["id"].astype(int)))
-    dataset = finalise(persons, users, workers, movies, scores)
+    movies = _movies(rej, raw["movies"], info)
+    scores, scores_read = _read_scores(data_dir / FILES["scores"], rej,
+                                       pd.Index(users["id"].astype("int64")),
+                                       pd.Index(movies["id"].astype("int64")),
+                                       info.rating_scale)
+    dataset = finalise(persons, users, workers, movies, scores, info)
     report = rej.frame()
+    read = {t: len(frame) + frame.attrs.get("unreadable", 0) for t, frame in raw.items()}
     result = LoadResult(dataset=dataset, report=report,
-                        summary=_summary(raw, dataset, report))
+                        summary=_summary({**read, "scores": scores_read}, dataset, report))
     if report_dir is not None:
         result.write_report(report_dir)
     if verbose:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from recsys.data.info import COURSE, write_info
 from recsys.data.tables import (
     COLUMNS,
     DATE_FORMAT,
     DATETIME_FORMAT,
     FILES,
-    GENRES,
     RELEASE_DATE_FORMAT,
     Dataset,
     atomic_write_text,
@@ -33,7 +33,7 @@ def to_csv_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
             frame["release_date"] = frame["release_date"].dt.strftime(RELEASE_DATE_FORMAT)
             frame["release_date"] = frame["release_date"].fillna("")
             frame["imdb_url"] = frame["imdb_url"].fillna("")
-            for genre in GENRES:
+            for genre in dataset.genre_names():
                 frame[genre] = frame["genres"].map(lambda gs, g=genre: int(g in gs))
             frame = frame.drop(columns=["genres"])
         elif table == "scores":
@@ -43,13 +43,16 @@ def to_csv_frames(dataset: Dataset) -> dict[str, pd.DataFrame]:
 
 
 def save(dataset: Dataset, data_dir: str | Path) -> list[Path]:
-    """Write the dataset as the five course CSVs (atomically, file by file).
+    """Write the dataset as the five course CSVs (atomically, file by file), with its
+    ``DATASET.json`` unless it is the course data.
 
     Returns:
-        Paths written.
+        Paths of the CSVs written.
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    if dataset.info != COURSE:
+        write_info(data_dir, dataset.info)
     paths = []
     for table, frame in to_csv_frames(dataset).items():
         path = data_dir / FILES[table]
