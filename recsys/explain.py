@@ -40,7 +40,7 @@ class Explainer:
                 self._version = model.version
             return self._matrix, self._rows
 
-    def reasons(self, model: Any, liked: list[tuple[int, int]], movie_ids: list[int],
+    def reasons(self, model: Any, liked: list[tuple[int, float]], movie_ids: list[int],
                 titles: dict[int, str]) -> list[dict[str, Any]]:
         """For each movie, the liked movie (id, rating; best first) most similar to it."""
         popular: dict[str, Any] = {"text": POPULAR, "because_movie_id": None,
@@ -73,7 +73,7 @@ class Explainer:
         return out
 
 
-def liked_movies(scores: pd.DataFrame, user_id: int) -> list[tuple[int, int]]:
+def liked_movies(scores: pd.DataFrame, user_id: int) -> list[tuple[int, float]]:
     """(movie id, rating) of the movies a user liked, best rating first, newest first."""
     mine = scores[(scores["user_id"] == user_id) & (scores["rating"] >= LIKED_RATING)]
     mine = mine.sort_values(["rating", "rated_at"], ascending=[False, False])

@@ -17,6 +17,7 @@ Design choices:
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -33,9 +34,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: The widest range any rating scale spans (half stars 0.5..5, whole stars 1..5).
+RATING_FLOOR, RATING_CEILING = 0.5, 5
 
 #: Deterministic constraint names, so code can refer to them (bulk load drops and re-adds the
 #: foreign keys of the tables it fills) and migrations stay predictable.
@@ -46,6 +51,19 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class Rating(TypeDecorator[float]):
+    """A rating stored as a float (whole or half stars); read back as an ``int`` when it is
+    whole, so whole-star data reads exactly as it was written on every dialect."""
+
+    impl = Float
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is not None and float(value).is_integer():
+            return int(value)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -64,14 +82,15 @@ movie_genres = Table(
 
 
 class Person(Base):
-    """A person (every user and worker is one)."""
+    """A person (every user and worker is one). Name and demographics are NULL where the
+    dataset has none (MovieLens has no names; 10M and later no demographics)."""
 
     __tablename__ = "persons"
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
-    full_name: Mapped[str] = mapped_column(String(200))
-    birth_year: Mapped[int] = mapped_column(SmallInteger)
-    gender: Mapped[str] = mapped_column(String(1))
-    zip_code: Mapped[str] = mapped_column(String(10), index=True)
+    full_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    gender: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    zip_code: Mapped[str | None] = mapped_column(String(10), index=True, nullable=True)
     __table_args__ = (CheckConstraint("gender IN ('M', 'F')", name="gender"),)
 
 
@@ -81,7 +100,7 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(ForeignKey("persons.id"), primary_key=True,
                                     autoincrement=False)
-    occupation: Mapped[str] = mapped_column(String(50), index=True)
+    occupation: Mapped[str | None] = mapped_column(String(50), index=True, nullable=True)
     active_since: Mapped[dt.datetime] = mapped_column(DateTime)
     person: Mapped[Person] = relationship(lazy="joined")
 
@@ -120,19 +139,31 @@ class Movie(Base):
 
 
 class Score(Base):
-    """A user's rating of a movie (at most one per pair)."""
+    """A user's rating of a movie (at most one per pair), on the dataset's scale (whole or
+    half stars, see :class:`DatasetInfoRow`; the check admits both)."""
 
     __tablename__ = "scores"
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id"))
-    rating: Mapped[int] = mapped_column(SmallInteger)
+    rating: Mapped[float] = mapped_column(Rating)
     rated_at: Mapped[dt.datetime] = mapped_column(DateTime)
     __table_args__ = (
         UniqueConstraint("user_id", "movie_id"),
-        CheckConstraint("rating BETWEEN 1 AND 5", name="rating"),
+        CheckConstraint(f"rating BETWEEN {RATING_FLOOR} AND {RATING_CEILING}", name="rating"),
         Index("ix_scores_movie", "movie_id"),
     )
+
+
+class DatasetInfoRow(Base):
+    """What the ingested dataset is (one row): its name, rating scale and the rest of its
+    description as JSON (:class:`recsys.data.info.DatasetInfo`)."""
+
+    __tablename__ = "dataset_info"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(50))
+    rating_scale: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text)
 
 
 class Prediction(Base):

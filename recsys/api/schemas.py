@@ -92,13 +92,34 @@ class MovieSearchArgs(Schema):
                               metadata={"example": 20})
 
 
+class RatingValue(fields.Number):
+    """A JSON number (never a string or a boolean) within the widest scale, 0.5..5; whether
+    it lies on the dataset's own scale is checked by the view (see /health)."""
+
+    num_type = float
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError("Not a valid number.")
+        if not rules.HALF_STARS.low <= value <= rules.HALF_STARS.high:
+            raise ValidationError(f"Must be greater than or equal to {rules.HALF_STARS.low:g} "
+                                  f"and less than or equal to {rules.HALF_STARS.high:g}.")
+        return value
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return int(value) if float(value).is_integer() else float(value)
+
+
 class NewScore(Schema):
     user_id = _id("user id", 1, required=True, strict=True)
     movie_id = _id("movie id", 1682, required=True, strict=True)
-    rating = fields.Integer(required=True, strict=True,
-                            validate=validate.Range(min=rules.RATING_MIN, max=rules.RATING_MAX),
-                            metadata={"description": "whole number from 1 to 5",
-                                      "example": 4})
+    rating = RatingValue(required=True, metadata={
+        "description": "on the dataset's scale (GET /health: rating_scale): whole stars 1-5 "
+                       "for the course data and MovieLens 100K/1M, half stars 0.5-5 for "
+                       "MovieLens 10M and later",
+        "example": 4})
     rated_at = Instant(metadata={
         "description": "when (default: now); an offset is converted to UTC, none means UTC; "
                        f"from {rules.EARLIEST_TIMESTAMP:%Y-%m-%d} to one day from now",
@@ -133,7 +154,7 @@ class ScoreOut(Schema):
     user_id = fields.Integer(metadata={"example": 1})
     movie_id = fields.Integer(metadata={"example": 1682})
     title = fields.String(metadata={"example": "Scream of Stone (Schrei aus Stein) (1991)"})
-    rating = fields.Integer(metadata={"example": 4})
+    rating = RatingValue(metadata={"example": 4})
     rated_at = UTCDateTime(metadata={"example": "1998-04-01T12:00:00+00:00"})
 
 
@@ -231,8 +252,9 @@ class Ping(Schema):
 class Health(Schema):
     status = fields.String(metadata={"description": "ok when every part is up, else degraded",
                                      "example": "ok"})
-    database = fields.Dict(metadata={"example": {"status": "up", "dialect": "sqlite",
-                                                 "movies": 1682}})
+    database = fields.Dict(metadata={"example": {
+        "status": "up", "dialect": "sqlite", "movies": 1682, "dataset": "course",
+        "rating_scale": {"name": "stars", "low": 1.0, "high": 5.0, "step": 1.0}}})
     vector_store = fields.Dict(metadata={"example": {"status": "up", "backend": "local"}})
     model = fields.Dict(metadata={"example": {"status": "up",
                                               "version": "20261126T201500-1a2b3c4d"}})

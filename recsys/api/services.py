@@ -25,8 +25,11 @@ from recsys import db
 from recsys.api.recommendations import Explainer
 from recsys.api.serving import ServingCache
 from recsys.config import Settings
+from recsys.data.info import DatasetInfo
+from recsys.db import info as described
 from recsys.errors import ModelNotFound
 from recsys.models import Recommender
+from recsys.rules import RatingScale
 from recsys.schema import Movie
 from recsys.vectors import open_store
 from recsys.vectors.base import VectorStore
@@ -138,7 +141,18 @@ class Services:
         if not movies:
             return {"status": "down", "dialect": self.engine.dialect.name, "movies": 0,
                     "error": "no data yet: run `recsys ingest`"}
-        return {"status": "up", "dialect": self.engine.dialect.name, "movies": int(movies)}
+        info = self.dataset_info()
+        return {"status": "up", "dialect": self.engine.dialect.name, "movies": int(movies),
+                "dataset": info.name, "rating_scale": info.rating_scale.as_dict()}
+
+    def dataset_info(self) -> DatasetInfo:
+        """What the database holds (name, rating scale); the course data when unrecorded."""
+        with self.engine.connect() as conn:
+            return described.read(conn)
+
+    def rating_scale(self) -> RatingScale:
+        """The scale new ratings must be on."""
+        return self.dataset_info().rating_scale
 
     def _store_state(self) -> dict[str, Any]:
         backend = self.settings.vector_backend

@@ -50,7 +50,7 @@ class MovieInfo:
     imdb_url: str | None
     genres: list[str]
     ratings: int = 0
-    rating_sum: int = 0
+    rating_sum: float = 0
 
 
 @dataclass
@@ -62,12 +62,12 @@ class Snapshot:
     users: set[int] = field(default_factory=set)
     predictions: dict[int, list[tuple[int, float, float, str]]] = field(default_factory=dict)
     rated: dict[int, set[int]] = field(default_factory=dict)
-    liked: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    liked: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
     #: largest score id applied, and ids above it already applied by this process
     last_score_id: int = 0
     noted: set[int] = field(default_factory=set)
 
-    def add_rating(self, user_id: int, movie_id: int, rating: int) -> None:
+    def add_rating(self, user_id: int, movie_id: int, rating: float) -> None:
         """Apply one new rating (idempotence is the caller's job: see ``noted``)."""
         self.rated.setdefault(user_id, set()).add(movie_id)
         if rating >= LIKED_RATING:
@@ -289,7 +289,8 @@ class ServingCache:
             snap.fingerprint = current
         return True
 
-    def note_score(self, score_id: int, user_id: int, movie_id: int, rating: int) -> None:
+    def note_score(self, score_id: int, user_id: int, movie_id: int,
+                   rating: float) -> None:
         """A rating stored through this process: update the read model at once."""
         snap = self.snapshot
         if snap is None:

@@ -36,6 +36,7 @@ from recsys.entities import (
     Scores,
     Users,
 )
+from recsys.rules import RuleError
 from recsys.schema import Movie, Score
 from recsys.vectors.base import IndexNotFound, VectorStoreUnavailable
 
@@ -241,6 +242,10 @@ class NewScoreView(MethodView):
         """Store a new rating; later recommendations leave that movie out."""
         svc = services()
         session = svc.session()
+        try:
+            svc.rating_scale().check(body["rating"])
+        except RuleError as exc:
+            abort(422, errors={"json": {"rating": [str(exc)]}}, message=str(exc))
         db.begin_write(session)  # SQLite: take the write lock now, queue behind other writers
         try:
             score_id = Scores(session).add(body["user_id"], body["movie_id"], body["rating"],

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
 from recsys.datasets import Dataset
+from recsys.db import info as described
 from recsys.db.bulk import bulk_insert, ensure_identities, sync_identity
 from recsys.db.engine import (
     begin_write,
@@ -46,7 +47,7 @@ from recsys.schema import (
 
 __all__ = ["SOURCE_TABLES", "IngestReport", "TableChange", "begin_write", "bulk_insert",
            "check_connection", "create_schema", "dangling_references", "ingest",
-           "make_engine", "masked", "movie_ids", "read_dataset", "require_data",
+           "make_engine", "masked", "movie_ids", "read_dataset", "read_scores", "require_data",
            "session_factory", "session_scope", "sync_identity", "table_counts",
            "timed_ingest"]
 
@@ -140,8 +141,56 @@ def read_dataset(engine: Engine) -> Dataset:
         by_movie = genres_by_movie(conn)
     movies["genres"] = [by_movie.get(int(i), []) for i in movies["id"]]
     movies["release_date"] = pd.to_datetime(movies["release_date"])
-    scores = frame(select(Score.id, Score.user_id, Score.movie_id, Score.rating, Score.rated_at))
+    scores = read_scores(engine)
     if persons.empty or movies.empty:
         raise DatabaseError(f"the database at {masked(engine.url)} holds no data: run "
                             "`recsys ingest` first")
-    return finalise(persons, users, workers, movies, scores)
+    with engine.connect() as conn:
+        info = described.read(conn)
+    return finalise(persons, users, workers, movies, scores, info)
+
+
+def read_scores(engine: Engine, chunk: int = 500_000) -> pd.DataFrame:
+    """Every rating (id, user_id, movie_id, rating, rated_at), tens of millions included:
+    COPY into a temporary file read by Arrow on PostgreSQL, chunks on SQLite; never one
+    Python object per row."""
+    if engine.dialect.name == "postgresql":
+        return _copy_scores(engine)
+    stmt = select(Score.id, Score.user_id, Score.movie_id, Score.rating, Score.rated_at)
+    parts = []
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True).execute(stmt)
+        while rows := result.fetchmany(chunk):
+            parts.append(pd.DataFrame(rows, columns=SCORE_COLUMNS))
+    if not parts:
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SCORE_DTYPES.items()})
+    return pd.concat(parts, ignore_index=True).astype(SCORE_DTYPES)
+
+
+SCORE_COLUMNS = ["id", "user_id", "movie_id", "rating", "rated_at"]
+SCORE_DTYPES = {"id": "int64", "user_id": "int64", "movie_id": "int64", "rating": "float64",
+                "rated_at": "datetime64[ns]"}
+
+
+def _copy_scores(engine: Engine) -> pd.DataFrame:
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with tempfile.TemporaryFile() as buffer:
+        raw = engine.raw_connection()
+        cursor = raw.cursor()
+        try:  # a constant statement: nothing from input
+            cursor.copy_expert(f"COPY (SELECT {', '.join(SCORE_COLUMNS)} FROM scores) "
+                               "TO STDOUT WITH (FORMAT csv)", buffer)
+        finally:
+            cursor.close()
+            raw.close()
+        buffer.seek(0)
+        types = {"id": pa.int64(), "user_id": pa.int64(), "movie_id": pa.int64(),
+                 "rating": pa.float64(), "rated_at": pa.timestamp("us")}
+        table = pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(
+            column_names=SCORE_COLUMNS), convert_options=pacsv.ConvertOptions(
+            column_types=types))
+    return table.to_pandas().astype(SCORE_DTYPES)

@@ -44,7 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from recsys.datasets import FILES, GENRES, Dataset
+from recsys.datasets import FILES, Dataset
+from recsys.db import info as described
 from recsys.db.bulk import bulk_insert, sync_identity
 from recsys.db.engine import SQLITE_BEGIN, connection_problem, masked
 from recsys.errors import DatabaseError, IngestRefused
@@ -117,6 +118,7 @@ def frames_for(dataset: Dataset) -> dict[str, pd.DataFrame]:
     """Each source table as a frame with exactly the database columns, dates as ISO text
     (genre links carry the genre's name; ids are given by the target database)."""
     links = dataset.movies[["id", "genres"]].explode("genres").dropna()
+    names = dataset.genre_names()
     return {
         "persons": dataset.persons[["id", "full_name", "birth_year", "gender", "zip_code"]],
         "users": dataset.users[["id", "occupation", "active_since"]].assign(
@@ -124,7 +126,7 @@ def frames_for(dataset: Dataset) -> dict[str, pd.DataFrame]:
         "workers": dataset.workers[["id", "position", "category", "working_hours",
                                     "start_date"]].assign(
             start_date=_dates(dataset.workers["start_date"], SQLITE_DATE)),
-        "genres": pd.DataFrame({"id": range(1, len(GENRES) + 1), "name": list(GENRES)}),
+        "genres": pd.DataFrame({"id": range(1, len(names) + 1), "name": names}),
         "movies": dataset.movies[["id", "title", "release_date", "imdb_url"]].assign(
             release_date=_dates(dataset.movies["release_date"], SQLITE_DATE)),
         "movie_genres": pd.DataFrame({"movie_id": links["id"].astype("int64"),
@@ -164,6 +166,18 @@ def check_shrink(before: dict[str, int], after: dict[str, int], force: bool) -> 
     if shrinking:
         raise IngestRefused("ingest would shrink " + ", ".join(shrinking)
                             + ": refusing, nothing changed (pass --force to do it anyway)")
+
+
+def check_scale(conn: Connection, dataset: Dataset) -> None:
+    """Refuse to merge ratings on one scale into a database holding ratings on another."""
+    held = described.read(conn)
+    incoming = dataset.info.rating_scale
+    if held.rating_scale != incoming and conn.execute(
+            select(func.count()).select_from(Base.metadata.tables["scores"])).scalar_one():
+        raise IngestRefused(
+            f"the database holds {held.name} ratings on the {held.rating_scale.name} scale, "
+            f"the data ({dataset.info.name}) is on the {incoming.name} scale: merging would mix "
+            "them; refusing, nothing changed (use --replace, or another database)")
 
 
 # -- locking -------------------------------------------------------------------------------------
@@ -389,8 +403,15 @@ def ingest(dataset: Dataset, engine: Engine, replace: bool = False,
     frames = frames_for(dataset)
     check_sources(frames, force)
     create_schema(engine)
-    work = (lambda conn: _replace(conn, frames, force)) if replace else (
-        lambda conn: _merge(conn, frames, force))
+
+    def work(conn: Connection) -> IngestReport:
+        described.upgrade(conn, dataset.info)
+        if not replace:
+            check_scale(conn, dataset)
+        report = _replace(conn, frames, force) if replace else _merge(conn, frames, force)
+        described.write(conn, dataset.info)
+        return report
+
     report = _with_retries(engine, work, merging=not replace)
     report.seconds = time.perf_counter() - start
     return report

@@ -29,7 +29,7 @@ class Scores(_Entity[Score]):
     name = "score"
     fields = ("user_id", "movie_id", "rating", "rated_at")
 
-    def add(self, user_id: int, movie_id: int, rating: int, rated_at: Any = None,
+    def add(self, user_id: int, movie_id: int, rating: float, rated_at: Any = None,
             id: int | None = None, overwrite: bool = False) -> int:
         """Add a rating (or replace one with ``overwrite``); returns the score id.
 
@@ -54,11 +54,18 @@ class Scores(_Entity[Score]):
                 self.session.execute(delete(Score).where(Score.id == earlier))
         return self._store(values, id, overwrite)
 
+    def scale(self) -> rules.RatingScale:
+        """The rating scale of the dataset in the database (whole stars unless it says
+        otherwise)."""
+        from recsys.db import info as described
+
+        return described.read(self.session.connection()).rating_scale
+
     def _check(self, values: dict[str, Any]) -> dict[str, Any]:
         rating = values["rating"]
         if hasattr(rating, "item") and not isinstance(rating, bool):  # NumPy scalars
             rating = rating.item()
-        rating = checked(rules.check_rating, rating)
+        rating = checked(rules.check_rating, rating, self.scale())
         user_id = checked(rules.check_id, values["user_id"], "user_id")
         movie_id = checked(rules.check_id, values["movie_id"], "movie_id")
         if self.session.get(User, user_id) is None:
@@ -74,7 +81,8 @@ class Scores(_Entity[Score]):
     def find(self, ids: int | Iterable[int] | None = None,
              user_ids: int | Iterable[int] | None = None,
              movie_ids: int | Iterable[int] | None = None,
-             rating_min: int | None = None, rating_max: int | None = None) -> pd.DataFrame:
+             rating_min: float | None = None, rating_max: float | None = None
+             ) -> pd.DataFrame:
         """Ratings matching every filter given, in id order."""
         stmt = select(Score.id, Score.user_id, Score.movie_id, Score.rating,
                       Score.rated_at).order_by(Score.id)
@@ -84,9 +92,9 @@ class Scores(_Entity[Score]):
             if id_list is not None:
                 stmt = stmt.where(column.in_(id_list))
         if rating_min is not None:
-            stmt = stmt.where(Score.rating >= int(rating_min))
+            stmt = stmt.where(Score.rating >= float(rating_min))
         if rating_max is not None:
-            stmt = stmt.where(Score.rating <= int(rating_max))
+            stmt = stmt.where(Score.rating <= float(rating_max))
         return frame(self.session, stmt)
 
     def of_user(self, user_id: int) -> list[dict[str, Any]]:

@@ -87,6 +87,7 @@ class Biases(_Indexed):
 
     def fit(self, train: pd.DataFrame, data: Dataset) -> Biases:
         self._index(train, data)
+        self.low, self.high = data.info.rating_scale.low, data.info.rating_scale.high
         u = self._pos(self.user_pos, train[USER])
         i = self._pos(self.movie_pos, train[ITEM])
         r = train[RATING].to_numpy(dtype=np.float64)
@@ -107,7 +108,7 @@ class Biases(_Indexed):
         i = self._pos(self.movie_pos, movie_ids)
         bu = np.where(u >= 0, self.bu[np.maximum(u, 0)], 0.0)
         bi = np.where(i >= 0, self.bi[np.maximum(i, 0)], 0.0)
-        return np.clip(self.mean + bu + bi, 1.0, 5.0)
+        return np.clip(self.mean + bu + bi, self.low, self.high)
 
     def score_items(self, user_ids: np.ndarray) -> np.ndarray:
         return np.tile(self.bi, (len(user_ids), 1))

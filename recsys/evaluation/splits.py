@@ -10,6 +10,7 @@ import pandas as pd
 
 from recsys.errors import UsageError
 from recsys.evaluation.columns import ITEM, RATING, USER
+from recsys.rules import HALF_STARS
 
 
 def random_holdout(scores: pd.DataFrame, test_fraction: float = 0.2,
@@ -46,14 +47,15 @@ def kfold(scores: pd.DataFrame, k: int = 5,
 
 
 def explicit_pair(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check an explicit train/test pair: required columns, ratings 1..5, no shared pair."""
+    """Check an explicit train/test pair: required columns, ratings 0.5..5 (the widest
+    scale; the files were validated against the dataset's own), no shared pair."""
     for name, frame in (("train", train), ("test", test)):
         missing = [c for c in (USER, ITEM, RATING) if c not in frame.columns]
         if missing:
             raise UsageError(f"{name} lacks column(s) {missing}")
-        bad = ~frame[RATING].between(1, 5)
+        bad = ~frame[RATING].between(HALF_STARS.low, HALF_STARS.high)
         if bad.any():
-            raise UsageError(f"{name} has {int(bad.sum())} rating(s) outside 1..5")
+            raise UsageError(f"{name} has {int(bad.sum())} rating(s) outside 0.5..5")
     shared = train[[USER, ITEM]].merge(test[[USER, ITEM]], on=[USER, ITEM])
     if len(shared):
         raise UsageError(f"{len(shared)} (user, movie) pair(s) are in both train and test, "

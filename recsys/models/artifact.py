@@ -39,6 +39,8 @@ def _arrays(state: FittedModel) -> dict[str, np.ndarray]:
               "seen_ratings": state.seen.ratings}
     if state.factors is not None:
         arrays.update(state.factors.as_arrays())
+    arrays["ranker_items"] = state.ranker.items
+    arrays["ranker_weights"] = state.ranker.weights
     return arrays
 
 
@@ -53,6 +55,7 @@ def _meta(model: Any, state: FittedModel, created: str) -> dict[str, Any]:
         "catalogue_fingerprint": catalogue_fingerprint(state.movies.ids),
         "n_users": len(state.users), "n_movies": len(state.movies),
         "n_ratings": int(len(state.seen.ratings)), "fit_seconds": state.fit_seconds,
+        "rating_range": list(state.rating_range),
         "metrics": model.metrics, "history": state.history.to_dict(orient="list")}
 
 
@@ -114,12 +117,20 @@ def _state(path: Path, meta: dict[str, Any]) -> FittedModel:
     seen = Seen(arrays["seen_users"], arrays["seen_movies"], arrays["seen_ratings"])
     factors = (networks.Factors(**{k: arrays[k] for k in FACTORS})
                if "user_vectors" in arrays else None)
-    ranker = Ranker.fit(seen.users, seen.movies, seen.ratings.astype(np.float32), users.rows,
-                        movies.rows, config.ranker_l2, config.ranker_rating_weight)
+    ratings = seen.ratings.astype(np.float32)
+    if "ranker_weights" in arrays:
+        ranker = Ranker.restore(seen.users, seen.movies, ratings, users.rows, movies.rows,
+                                config.ranker_rating_weight, arrays["ranker_items"],
+                                arrays["ranker_weights"])
+    else:  # artifacts written before the weights were saved
+        ranker = Ranker.fit(seen.users, seen.movies, ratings, users.rows, movies.rows,
+                            config.ranker_l2, config.ranker_rating_weight,
+                            config.ranker_max_items)
     return FittedModel(config, users, movies, FeatureEncoder.from_dict(meta["encoder"]),
                        float(meta["global_mean"]), arrays["user_side"], arrays["movie_side"],
                        seen, tuple(trained), factors, ranker, meta["fingerprint"],
-                       pd.DataFrame(meta.get("history", {})), meta.get("fit_seconds"))
+                       pd.DataFrame(meta.get("history", {})), meta.get("fit_seconds"),
+                       tuple(meta.get("rating_range", (1.0, 5.0))))
 
 
 def load(cls: type, path: Path) -> Any:

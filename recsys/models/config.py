@@ -22,6 +22,8 @@ class ModelConfig:
         validation_fraction: share of training ratings held out for early stopping.
         implicit: include the SVD++-style implicit term.
         ranker_l2: EASE regularisation.
+        ranker_max_items: EASE covers this many of the most-rated movies (all of them in
+            MovieLens 100K and 1M; its inverse is ranker_max_items^2 doubles).
         ranker_rating_weight: weight of a rating r in the EASE matrix is 1 + w * (r - 3).
         rank_blend: weight of the user's standardised predicted ratings added to their
             standardised EASE scores in the ranking score (0: EASE alone).
@@ -40,6 +42,7 @@ class ModelConfig:
     validation_fraction: float = 0.05
     implicit: bool = True
     ranker_l2: float = 500.0
+    ranker_max_items: int = 10_000
     ranker_rating_weight: float = 0.3
     rank_blend: float = 0.3
     ensemble: int = 3

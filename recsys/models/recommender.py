@@ -129,9 +129,15 @@ class Recommender:
             raise ValueError(f"{len(u)} user ids but {len(m)} movie ids")
         return self._ratings(u, m)
 
+    @property
+    def rating_range(self) -> tuple[float, float]:
+        """The lowest and highest rating of the training data's scale."""
+        return self.fitted.rating_range
+
     def predict(self, user_ids: Any, movie_ids: Any) -> np.ndarray:
-        """Predicted ratings in [1, 5] for each (user, movie) pair (unknown ids are cold)."""
-        return np.clip(self.raw_ratings(user_ids, movie_ids), 1.0, 5.0)
+        """Predicted ratings on the data's scale (e.g. [1, 5]) for each (user, movie) pair
+        (unknown ids are cold)."""
+        return np.clip(self.raw_ratings(user_ids, movie_ids), *self.rating_range)
 
     def _rating_matrix(self, u: np.ndarray) -> np.ndarray:
         """Predicted ratings (unclipped) of users (positions) for every catalogue movie."""
@@ -238,10 +244,11 @@ class Recommender:
             ratings = self._rating_matrix(u)
             scores = self._scores(u, ratings)
             if exclude_seen:
-                scores[state.ranker.history[u][:, 1:] > 0] = -np.inf
+                scores[state.ranker.seen_mask(u)] = -np.inf
             if exclude is not None:
                 mask_pairs(scores, users, exclude, self.movie_ids)
-            frames.append(self._top_rows(users, scores, np.clip(ratings, 1.0, 5.0), k))
+            frames.append(self._top_rows(users, scores, np.clip(ratings, *self.rating_range),
+                                         k))
         if not frames:
             return pd.DataFrame(columns=["user_id", *RECOMMENDATION_COLUMNS])
         return pd.concat(frames, ignore_index=True)

@@ -50,6 +50,8 @@ class FittedModel:
         fingerprint: SHA-256 of the training ratings.
         history: per-epoch training metrics of every network.
         fit_seconds: how long fitting took (None when unknown).
+        rating_range: lowest and highest rating of the dataset's scale (predictions are
+            clipped to it).
     """
 
     config: ModelConfig
@@ -66,11 +68,17 @@ class FittedModel:
     fingerprint: str
     history: pd.DataFrame
     fit_seconds: float | None = None
+    rating_range: tuple[float, float] = (1.0, 5.0)
 
 
 def fingerprint(scores: pd.DataFrame) -> str:
-    """SHA-256 of the (user, movie, rating) triples, order-independent."""
-    triples = scores[["user_id", "movie_id", "rating"]].to_numpy(dtype=np.int64)
+    """SHA-256 of the (user, movie, rating) triples, order-independent (half stars are
+    counted in half steps, so every scale hashes exactly)."""
+    rating = scores["rating"].to_numpy(dtype=np.float64)
+    units = rating if np.array_equal(rating, np.rint(rating)) else rating * 2
+    triples = np.stack([scores["user_id"].to_numpy(np.int64),
+                        scores["movie_id"].to_numpy(np.int64),
+                        np.rint(units).astype(np.int64)], axis=1)
     triples = triples[np.lexsort(triples.T[::-1])]
     return hashlib.sha256(np.ascontiguousarray(triples).tobytes()).hexdigest()
 
@@ -131,8 +139,9 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
     factors = (networks.export_factors(trained, users.rows, movies.rows)
                if config.kind == "hybrid" else None)
     ranker = Ranker.fit(u, m, r, users.rows, movies.rows, config.ranker_l2,
-                        config.ranker_rating_weight)
-    seen = Seen(u.astype(np.int32), m.astype(np.int32), r.astype(np.int8))
+                        config.ranker_rating_weight, config.ranker_max_items)
+    seen = Seen(u.astype(np.int32), m.astype(np.int32), r.astype(np.float32))
     return FittedModel(config, users, movies, encoder, global_mean, user_side, movie_side,
                        seen, tuple(trained), factors, ranker, fingerprint(scores), history,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start,
+                       (data.info.rating_scale.low, data.info.rating_scale.high))
