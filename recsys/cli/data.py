@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from recsys.cli.common import command, settings_for
+from recsys.data.info import MOVIELENS
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -15,11 +16,17 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     missing = datasets.missing_files(settings.data_dir)
     if not missing:
+        datasets.fetch(settings.data_dir, dataset=args.dataset)  # says if it is another one
         print(f"The five CSVs are already in {settings.data_dir}; nothing to fetch.")
         return 0
-    print(f"Fetching MovieLens 100K into {settings.data_dir} (missing: {', '.join(missing)}); "
-          "person names and the workers table are synthesised")
-    paths = datasets.fetch(settings.data_dir, seed=settings.seed)
+    from recsys.data.movielens import ARCHIVES
+
+    archive = ARCHIVES[args.dataset]
+    invented = (f"; synthesised: {', '.join(archive.info.synthesised)}"
+                if archive.info.synthesised else "")
+    print(f"Fetching {args.dataset} ({archive.ratings} ratings) into {settings.data_dir}"
+          f"{invented}")
+    paths = datasets.fetch(settings.data_dir, dataset=args.dataset, seed=settings.seed)
     print("Wrote " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -44,13 +51,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_synthetic(args: argparse.Namespace) -> int:
-    from recsys import datasets
+    import time
 
-    data = datasets.synthetic(n_users=args.users, n_movies=args.movies,
-                              ratings_per_user=args.ratings_per_user, seed=args.seed)
-    paths = datasets.save(data, args.out_dir)
-    print(f"Wrote a synthetic dataset ({data.counts()}) to {args.out_dir}: "
-          + ", ".join(p.name for p in paths))
+    from recsys.data.generate import generate
+    from recsys.progress import bar
+    from recsys.rules import scale_named
+
+    ratings = args.ratings if args.ratings is not None else 25 * args.users
+    start = time.perf_counter()
+    with bar(total=args.users, desc="users", unit="user") as progress:
+        paths = generate(args.out_dir, args.users, args.movies, ratings, seed=args.seed,
+                         scale=scale_named(args.scale), clusters=args.clusters,
+                         progress=lambda done, _total: progress.update(done - progress.n))
+    print(f"Wrote a synthetic dataset ({args.users} users, {args.movies} movies, {ratings} "
+          f"{args.scale} ratings, seed {args.seed}) to {args.out_dir} in "
+          f"{time.perf_counter() - start:.1f} s: " + ", ".join(p.name for p in paths))
     return 0
 
 
@@ -78,16 +93,24 @@ def register(sub: Any) -> None:
     data = sub.add_parser("data", help="obtain, validate or synthesise the CSVs",
                           description="Obtain, validate or synthesise the five CSVs.")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    command(data_sub, "fetch", "download MovieLens 100K as the five CSVs (names and workers "
-            "synthesised); offline it says where to put the files", data=True
-            ).set_defaults(func=cmd_fetch)
+    fetch = command(data_sub, "fetch", "download a MovieLens dataset (default ml-100k, the "
+                    "course data's source) as the five CSVs; offline it says where to put "
+                    "the files", data=True)
+    fetch.add_argument("--dataset", default="ml-100k", choices=MOVIELENS,
+                       help="which MovieLens archive (checksum pinned)")
+    fetch.set_defaults(func=cmd_fetch)
     command(data_sub, "validate", "load and validate the CSVs, write the report of rejected "
             "rows, print the summary", data=True).set_defaults(func=cmd_validate)
-    syn = command(data_sub, "synthetic", "write a small synthetic dataset with the same schema")
+    syn = command(data_sub, "synthetic", "write a MovieLens-shaped synthetic dataset of any "
+                  "size (power-law popularity and activity, taste clusters), streamed")
     syn.add_argument("out_dir", help="folder to write the five CSVs to")
-    syn.add_argument("--users", type=int, default=60, help="number of users")
-    syn.add_argument("--movies", type=int, default=120, help="number of movies")
-    syn.add_argument("--ratings-per-user", type=int, default=25, help="ratings per user")
+    syn.add_argument("--users", type=int, default=1000, help="number of users")
+    syn.add_argument("--movies", type=int, default=1700, help="number of movies")
+    syn.add_argument("--ratings", type=int, default=None,
+                     help="number of ratings (default: 25 per user; 20 to movies/2 per user)")
+    syn.add_argument("--scale", default="stars", choices=["stars", "half-stars"],
+                     help="whole stars 1-5 or half stars 0.5-5")
+    syn.add_argument("--clusters", type=int, default=16, help="taste clusters")
     syn.add_argument("--seed", type=int, default=0, help="random seed")
     syn.set_defaults(func=cmd_synthetic)
 

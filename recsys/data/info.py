@@ -27,6 +27,9 @@ from recsys.errors import DataError
 from recsys.rules import STARS, RatingScale, RuleError, scale_named
 
 DATASET_FILE = "DATASET.json"
+#: The official MovieLens archives ``recsys data fetch --dataset`` knows
+#: (:mod:`recsys.data.movielens` holds their checksums and converters).
+MOVIELENS = ("ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "ml-32m")
 #: The name of the note the first version wrote beside fetched CSVs (still read).
 LEGACY_PROVENANCE_FILE = "PROVENANCE.json"
 

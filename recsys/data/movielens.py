@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.data.info import DatasetInfo, write_info
+from recsys.data.info import MOVIELENS, DatasetInfo, write_info
 from recsys.data.tables import FILES, GENRES, atomic_write_text
 from recsys.errors import DataError
 from recsys.rules import HALF_STARS, STARS
@@ -91,6 +91,9 @@ ARCHIVES: dict[str, Archive] = {a.name: a for a in (
     Archive("ml-32m", "d472be332d4daa821edc399621853b57", "ml-32m", "32,000,204",
             _info("ml-32m", "MovieLens 32M", **_LATER)),
 )}
+
+
+assert tuple(ARCHIVES) == MOVIELENS
 
 
 def archive_named(name: str) -> Archive:
