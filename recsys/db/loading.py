@@ -67,10 +67,6 @@ ATTEMPTS = 3
 #: PostgreSQL error codes worth a retry: deadlock, lock timeout, serialization failure.
 RETRY_CODES = {"40P01", "55P03", "40001"}
 
-#: How SQLAlchemy's SQLite dialect stores DATETIME and DATE values (we write the same text, so
-#: rows loaded in bulk read back exactly like rows written through the ORM).
-SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
-SQLITE_DATE = "%Y-%m-%d"
 
 
 @dataclass
@@ -109,30 +105,22 @@ class IngestReport:
 # -- frames --------------------------------------------------------------------------------------
 
 
-def _dates(series: pd.Series, fmt: str) -> pd.Series:
-    out = series.dt.strftime(fmt).astype(object)
-    return out.where(series.notna(), None)
-
-
 def frames_for(dataset: Dataset) -> dict[str, pd.DataFrame]:
-    """Each source table as a frame with exactly the database columns, dates as ISO text
-    (genre links carry the genre's name; ids are given by the target database)."""
+    """Each source table as a frame with exactly the database columns (dates as datetimes:
+    :func:`~recsys.db.bulk.bulk_insert` writes them as each dialect wants; genre links carry
+    the genre's name; ids are given by the target database)."""
     links = dataset.movies[["id", "genres"]].explode("genres").dropna()
     names = dataset.genre_names()
     return {
         "persons": dataset.persons[["id", "full_name", "birth_year", "gender", "zip_code"]],
-        "users": dataset.users[["id", "occupation", "active_since"]].assign(
-            active_since=_dates(dataset.users["active_since"], SQLITE_DATETIME)),
+        "users": dataset.users[["id", "occupation", "active_since"]],
         "workers": dataset.workers[["id", "position", "category", "working_hours",
-                                    "start_date"]].assign(
-            start_date=_dates(dataset.workers["start_date"], SQLITE_DATE)),
+                                    "start_date"]],
         "genres": pd.DataFrame({"id": range(1, len(names) + 1), "name": names}),
-        "movies": dataset.movies[["id", "title", "release_date", "imdb_url"]].assign(
-            release_date=_dates(dataset.movies["release_date"], SQLITE_DATE)),
+        "movies": dataset.movies[["id", "title", "release_date", "imdb_url"]],
         "movie_genres": pd.DataFrame({"movie_id": links["id"].astype("int64"),
                                       "genre": links["genres"].astype(str)}),
-        "scores": dataset.scores[["id", "user_id", "movie_id", "rating", "rated_at"]].assign(
-            rated_at=_dates(dataset.scores["rated_at"], SQLITE_DATETIME)),
+        "scores": dataset.scores[["id", "user_id", "movie_id", "rating", "rated_at"]],
     }
 
 
