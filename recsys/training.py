@@ -35,7 +35,8 @@ def factories(config: ModelConfig, names: tuple[str, ...] = tuple(registry.SCORE
 
 def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = None,
           holdout: float = 0.1, k: int = 10, progress: Progress = True,
-          names: tuple[str, ...] = QUICK_BASELINES) -> tuple[Recommender, dict[str, Any]]:
+          names: tuple[str, ...] = QUICK_BASELINES,
+          save: bool = True) -> tuple[Recommender, dict[str, Any]]:
     """Fit on all of ``data.scores`` and save; metrics come from a seeded holdout first.
 
     Args:
@@ -48,6 +49,7 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         progress: progress lines (one per stage, fold and epoch): printed, or handed to a
             callable.
         names: what the holdout compares (add ``reference`` for the original architecture).
+        save: write the artifact (a worker of a multi-worker cluster does not).
 
     Returns:
         (the model trained on everything, the metrics saved with it).
@@ -72,7 +74,10 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         "best_validation_rmse": float(model.history["val_rmse"].min())
         if "val_rmse" in model.history else None,
     }
-    model.save(model_dir, metrics=metrics)
+    if save:
+        model.save(model_dir, metrics=metrics)
+    else:
+        model.metrics = metrics
     return model, metrics
 
 

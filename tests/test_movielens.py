@@ -59,7 +59,7 @@ def fake_csv_archive(name: str) -> bytes:
                                'Adventure|Animation|Children|Comedy|Fantasy\n'
                                '11,"American President, The (1995)",Comedy|Drama|Romance\n'
                                '209171,Women of Devil\'s Island (1962),(no genres listed)\n'
-                               '5,Amélie (2001),Comedy|Romance|IMAX\n').encode("utf-8"),
+                               '5,Amélie (2001),Comedy|Romance|IMAX\n').encode(),
         f"{name}/links.csv": b"movieId,imdbId,tmdbId\n1,0114709,862\n11,0112346,9087\n"
                              b"209171,0055323,\n5,0211915,194\n",
         f"{name}/ratings.csv": (b"userId,movieId,rating,timestamp\n1,1,4.0,1147880044\n"

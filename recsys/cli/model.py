@@ -30,7 +30,10 @@ def model_config(args: argparse.Namespace, settings: Settings) -> ModelConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from recsys import db, training
+    from recsys.models import distribute
 
+    # TF_CONFIG with several workers: TensorFlow wants the strategy before any other work
+    strategy = distribute.multi_worker() if distribute.cluster() else None
     settings = settings_for(args)
     engine = db.make_engine(settings.database_url)
     try:
@@ -38,8 +41,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     model_dir = Path(args.model_dir) if args.model_dir else settings.model_dir
-    model, metrics = training.train(data, model_dir, model_config(args, settings),
-                                    holdout=args.holdout, k=args.k, progress=not args.quiet)
+    chief = distribute.is_chief()
+    with distribute.use(strategy):
+        model, metrics = training.train(data, model_dir, model_config(args, settings),
+                                        holdout=args.holdout, k=args.k,
+                                        progress=not args.quiet and chief, save=chief)
+    if not chief:
+        print("Trained as a worker of the TF_CONFIG cluster; the chief saved the model.")
+        return 0
     print(json.dumps(metrics, indent=2))
     print(f"Saved model {model.version} to {model_dir / model.version} "
           f"(trained in {model.fit_seconds:.1f} s)")

@@ -117,6 +117,10 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
     from recsys.models import networks
 
     start = time.perf_counter()
+    config, notes = config.adapted(len(scores), len(data.movies))
+    for note in notes:
+        if report is not None:
+            report(note)
     networks.set_seed(config.seed)
     unknown = set(scores["movie_id"]) - set(data.movies["id"])
     if unknown:
