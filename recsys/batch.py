@@ -22,6 +22,7 @@ from recsys import db
 from recsys.errors import UsageError
 from recsys.models import Recommender
 from recsys.schema import Movie, Prediction, Score, User
+from recsys.sharding import WHOLE, Shard
 
 COLUMNS = ["user_id", "movie_id", "predicted_rating", "rank", "score", "model_version"]
 
@@ -48,31 +49,39 @@ def predict_all(model: Recommender, user_ids: np.ndarray, rated: pd.DataFrame,
     return out[COLUMNS]
 
 
-def write(engine: Engine, predictions: pd.DataFrame) -> int:
-    """Replace the predictions table with ``predictions`` in one transaction."""
+def write(engine: Engine, predictions: pd.DataFrame, shard: Shard = WHOLE) -> int:
+    """Replace the predictions of ``shard``'s users (all of them by default) with
+    ``predictions`` in one transaction."""
     db.create_schema(engine)
     with engine.begin() as conn:
-        conn.execute(delete(Prediction))
+        clear = delete(Prediction)
+        if not shard.whole:
+            clear = clear.where(shard.where(Prediction.user_id))
+        conn.execute(clear)
         db.bulk_insert(conn, "predictions", predictions[COLUMNS])
     return len(predictions)
 
 
-def run(engine: Engine, model: Recommender, top_n: int = 100) -> dict[str, Any]:
-    """Score every user of the database and store the top ``top_n`` per user.
+def run(engine: Engine, model: Recommender, top_n: int = 100,
+        shard: Shard = WHOLE) -> dict[str, Any]:
+    """Score every user of the database (or of ``shard``: N machines share the work, each
+    replacing its own users' rows) and store the top ``top_n`` per user.
 
     Returns:
-        Rows written, users, model version and seconds taken.
+        Rows written, users, shard, model version and seconds taken.
     """
     start = time.perf_counter()
     with engine.connect() as conn:
         movie_ids = conn.execute(select(Movie.id)).scalars().all()
         model.check_catalogue(movie_ids)  # a clear error instead of foreign-key failures
-        users = np.array(conn.execute(select(User.id).order_by(User.id)).scalars().all())
-        rated = pd.DataFrame(conn.execute(select(Score.user_id, Score.movie_id)).all(),
-                             columns=["user_id", "movie_id"])
+        users_query = select(User.id).order_by(User.id)
+        if not shard.whole:
+            users_query = users_query.where(shard.where(User.id))
+        users = np.array(conn.execute(users_query).scalars().all(), dtype=np.int64)
+    rated = db.rated_pairs(engine, None if shard.whole else shard.where(Score.user_id))
     predictions = predict_all(model, users, rated, top_n)
-    rows = write(engine, predictions)
-    return {"rows": rows, "users": int(len(users)), "top_n": top_n,
+    rows = write(engine, predictions, shard)
+    return {"rows": rows, "users": int(len(users)), "top_n": top_n, "shard": str(shard),
             "model_version": model.version, "seconds": round(time.perf_counter() - start, 3)}
 
 

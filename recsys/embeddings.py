@@ -9,8 +9,11 @@ Two kinds of vectors, each for movies and users:
   user embeddings, side features included).
 
 Indexes are rebuilt from scratch on every run (create-or-replace), so re-indexing is
-idempotent. :func:`neighbour_quality` measures whether neighbours make sense (do the same
-people rate them? do they share genres?) against a random baseline.
+idempotent. On several machines, ``recsys index --prepare`` creates them empty once and each
+machine then writes its shard of the ids (``--shard I/N``, :mod:`recsys.sharding`).
+
+:func:`neighbour_quality` measures whether neighbours make sense (do the same people rate them? do
+they share genres?) against a random baseline.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from recsys.datasets import GENRES, Dataset
 from recsys.errors import UsageError
 from recsys.features import FeatureEncoder
 from recsys.rules import LIKED_RATING
+from recsys.sharding import WHOLE, Shard
 from recsys.vectors.base import IndexNotFound, VectorStore
 
 INDEXES = {("movies", "content"): "movies_content", ("movies", "learned"): "movies_learned",
@@ -88,36 +92,51 @@ def user_metadata(data: Dataset) -> dict[int, dict[str, Any]]:
             for r in people.itertuples(index=False)}
 
 
+class IndexNotPrepared(UsageError):
+    """A sharded run found no index to write into (``recsys index --prepare`` first)."""
+
+
 def write_index(store: VectorStore, name: str, vectors: pd.DataFrame,
-                metadata: dict[int, dict[str, Any]]) -> int:
-    """Create-or-replace index ``name`` with one record per row of ``vectors``."""
-    store.create_index(name, vectors.shape[1], "cosine")
+                metadata: dict[int, dict[str, Any]], shard: Shard = WHOLE,
+                prepare: bool = False) -> int:
+    """Create-or-replace index ``name`` with one record per row of ``vectors``; with a
+    ``shard`` write only its ids into the existing index; ``prepare`` only (re)creates it."""
+    if prepare or shard.whole:
+        store.create_index(name, vectors.shape[1], "cosine")
+        if prepare:
+            return 0
+    elif not store.exists(name):
+        raise IndexNotPrepared(f"index {name!r} does not exist: run `recsys index --prepare` "
+                               f"once before the sharded runs (this is shard {shard})")
     ids = vectors.index.to_numpy()
-    return store.upsert(name, ids, vectors.to_numpy(np.float32),
+    if not shard.whole:
+        ids = ids[shard.mask(ids)]
+    mine = vectors.loc[ids] if not shard.whole else vectors
+    return store.upsert(name, ids, mine.to_numpy(np.float32),
                         [metadata.get(int(i), {}) for i in ids])
 
 
-def index_all(data: Dataset, store: VectorStore, model: Any = None) -> dict[str, int]:
+def index_all(data: Dataset, store: VectorStore, model: Any = None, shard: Shard = WHOLE,
+              prepare: bool = False) -> dict[str, int]:
     """Write the content indexes, and the learned ones when a trained model is given.
+
+    Args:
+        shard: write only this shard's movie and user ids into indexes that exist already.
+        prepare: (re)create the indexes empty and write nothing (before sharded runs).
 
     Returns:
         Records written per index.
     """
     movies_meta, users_meta = movie_metadata(data), user_metadata(data)
     content = movie_content_vectors(data)
-    counts = {
-        INDEXES[("movies", "content")]: write_index(store, INDEXES[("movies", "content")],
-                                                    content, movies_meta),
-        INDEXES[("users", "content")]: write_index(store, INDEXES[("users", "content")],
-                                                   user_content_vectors(data, content),
-                                                   users_meta),
-    }
+    parts = [("movies", "content", content, movies_meta),
+             ("users", "content", user_content_vectors(data, content), users_meta)]
     if model is not None:
-        counts[INDEXES[("movies", "learned")]] = write_index(
-            store, INDEXES[("movies", "learned")], model.movie_embeddings(), movies_meta)
-        counts[INDEXES[("users", "learned")]] = write_index(
-            store, INDEXES[("users", "learned")], model.user_embeddings(), users_meta)
-    return counts
+        parts += [("movies", "learned", model.movie_embeddings(), movies_meta),
+                  ("users", "learned", model.user_embeddings(), users_meta)]
+    return {INDEXES[(entity, kind)]: write_index(store, INDEXES[(entity, kind)], vectors, meta,
+                                                 shard, prepare)
+            for entity, kind, vectors, meta in parts}
 
 
 SIMILAR_COLUMNS = ["rank", "movie_id", "similarity", "title", "year", "genres"]

@@ -32,10 +32,30 @@ def mask_pairs(scores: np.ndarray, users: np.ndarray, pairs: pd.DataFrame,
         scores: one row per user of ``users``, one column per movie of ``catalogue``.
         pairs: ``user_id`` and ``movie_id`` columns (other users and movies are ignored).
     """
-    position = pd.Series(np.arange(len(catalogue)), index=catalogue)
-    row_of = pd.Series(np.arange(len(users)), index=users)
-    mine = pairs[pairs["user_id"].isin(users)]
-    cols = position.reindex(mine["movie_id"]).to_numpy()
-    ok = ~np.isnan(cols)
-    scores[row_of[mine["user_id"]].to_numpy()[ok], cols[ok].astype(np.int64)] = -np.inf
-    return scores
+    return PairIndex(pairs, catalogue).mask(scores, users)
+
+
+class PairIndex:
+    """(user, movie) pairs sorted by user once, so that masking many batches of users costs
+    a binary search per batch instead of a pass over every pair (25 million at scale)."""
+
+    def __init__(self, pairs: pd.DataFrame, catalogue: np.ndarray) -> None:
+        users = pairs["user_id"].to_numpy(np.int64)
+        order = np.argsort(users, kind="stable")
+        self.users = users[order]
+        position = pd.Series(np.arange(len(catalogue)), index=catalogue)
+        columns = position.reindex(pairs["movie_id"].to_numpy()[order]).to_numpy()
+        known = ~np.isnan(columns)  # movies outside the catalogue have no column to mask
+        self.users, self.columns = self.users[known], columns[known].astype(np.int64)
+
+    def mask(self, scores: np.ndarray, users: np.ndarray) -> np.ndarray:
+        """Set to -inf, in place, the pairs of ``users`` (the rows of ``scores``)."""
+        users = np.asarray(users, dtype=np.int64)
+        start = np.searchsorted(self.users, users, "left")
+        counts = np.searchsorted(self.users, users, "right") - start
+        if counts.sum() == 0:
+            return scores
+        rows = np.repeat(np.arange(len(users)), counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        scores[rows, self.columns[np.repeat(start, counts) + offsets]] = -np.inf
+        return scores

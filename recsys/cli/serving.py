@@ -14,14 +14,16 @@ from recsys.cli.common import command, in_range, settings_for
 def cmd_predict(args: argparse.Namespace) -> int:
     from recsys import batch, db
     from recsys.models import Recommender
+    from recsys.sharding import Shard
 
     settings = settings_for(args)
     in_range("--top-n", args.top_n, 1)
+    shard = Shard.parse(args.shard)
     start = time.perf_counter()
     engine = db.make_engine(settings.database_url)
     try:
         model = Recommender.load(settings.model_dir, movie_ids=db.movie_ids(engine))
-        result = batch.run(engine, model, top_n=args.top_n)
+        result = batch.run(engine, model, top_n=args.top_n, shard=shard)
     finally:
         engine.dispose()
     result["seconds_with_model_load"] = round(time.perf_counter() - start, 3)
@@ -52,6 +54,9 @@ def register(sub: Any) -> None:
     predict = command(sub, "predict", "store every user's top-N unseen movies in the database "
                       "(batch prediction)", database=True)
     predict.add_argument("--top-n", type=int, default=100, help="movies stored per user")
+    predict.add_argument("--shard", default="0/1", metavar="I/N",
+                         help="score only the users with id %% N == I and replace only their "
+                              "rows (N machines, one database; docs/SCALING.md)")
     predict.set_defaults(func=cmd_predict)
 
     default = "waitress" if sys.platform == "win32" else "gunicorn"

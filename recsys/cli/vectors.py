@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from recsys.cli.common import command, in_range, settings_for
 from recsys.config import Settings
-from recsys.errors import ModelNotFound, RecsysError
+from recsys.errors import ModelNotFound, RecsysError, UsageError
 
 if TYPE_CHECKING:  # the command line imports pandas and TensorFlow only when a command runs
     from recsys.datasets import Dataset
@@ -36,16 +36,27 @@ def data_and_model(settings: Settings, required: bool) -> tuple[Dataset, Recomme
 
 def cmd_index(args: argparse.Namespace) -> int:
     from recsys import embeddings
+    from recsys.sharding import Shard
     from recsys.vectors import open_store
 
     settings = settings_for(args)
+    shard = Shard.parse(args.shard)
+    if args.prepare and not shard.whole:
+        raise UsageError("--prepare creates the indexes for every shard: run it once, "
+                         "without --shard")
     data, model = data_and_model(settings, required=False)
     if model is None:
         print("No trained model yet: indexing content vectors only (run `recsys train`, then "
               "`recsys index` again for learned vectors).")
-    counts = embeddings.index_all(data, open_store(settings), model)
+    counts = embeddings.index_all(data, open_store(settings), model, shard=shard,
+                                  prepare=args.prepare)
+    if args.prepare:
+        print("Created empty indexes " + ", ".join(counts) + ": now run `recsys index "
+              "--shard I/N` on each machine.")
+        return 0
+    label = "" if shard.whole else f" (shard {shard})"
     for name, count in counts.items():
-        print(f"  {name:<16} {count:>6} vectors")
+        print(f"  {name:<16} {count:>6} vectors{label}")
     return 0
 
 
@@ -102,8 +113,14 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    command(sub, "index", "write movie and user vectors to the vector store (content, and "
-            "learned when a model exists)", database=True).set_defaults(func=cmd_index)
+    index = command(sub, "index", "write movie and user vectors to the vector store (content, "
+                    "and learned when a model exists)", database=True)
+    index.add_argument("--shard", default="0/1", metavar="I/N",
+                       help="write only the ids with id %% N == I into indexes that exist "
+                            "(N machines, one vector store; docs/SCALING.md)")
+    index.add_argument("--prepare", action="store_true",
+                       help="(re)create the indexes empty, once, before sharded runs")
+    index.set_defaults(func=cmd_index)
 
     similar = command(sub, "similar", "movies similar to one movie (never the movie itself)")
     similar.add_argument("movie_id", type=int, help="the movie's id")

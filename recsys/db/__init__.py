@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
@@ -165,6 +166,21 @@ def read_scores(engine: Engine, chunk: int = 500_000) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SCORE_DTYPES.items()})
     return pd.concat(parts, ignore_index=True).astype(SCORE_DTYPES)
+
+
+def rated_pairs(engine: Engine, where: Any = None, chunk: int = 500_000) -> pd.DataFrame:
+    """(user_id, movie_id) of every rating matching ``where`` (a SQL condition on
+    :class:`Score`), streamed in chunks: what batch prediction leaves out."""
+    stmt = select(Score.user_id, Score.movie_id)
+    if where is not None:
+        stmt = stmt.where(where)
+    parts = [pd.DataFrame({"user_id": np.array([], np.int64), "movie_id": np.array([], np.int64)})]
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, max_row_buffer=chunk).execute(stmt)
+        while rows := result.fetchmany(chunk):
+            parts.append(pd.DataFrame(np.array(rows, dtype=np.int64),
+                                      columns=["user_id", "movie_id"]))
+    return pd.concat(parts, ignore_index=True)
 
 
 SCORE_COLUMNS = ["id", "user_id", "movie_id", "rating", "rated_at"]

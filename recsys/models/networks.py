@@ -204,61 +204,32 @@ def train(config: ModelConfig, inputs: Inputs, x: np.ndarray, r: np.ndarray,
                 net = build(config, inputs)
         else:
             net = build(config, inputs)
-        callbacks: list[Any] = []
-        if report is not None:
-            label = f"network {member + 1}/{members}, " if members > 1 else ""
-            callbacks.append(keras.callbacks.LambdaCallback(
-                on_epoch_end=lambda epoch, logs, label=label: report(
-                    f"{label}epoch {epoch + 1}: " + ", ".join(
-                        f"{k} {v:.4f}" for k, v in (logs or {}).items()))))
-        if is_val.any():
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_rmse", patience=config.patience, restore_best_weights=True,
-                mode="min"))
+        label = f"network {member + 1}/{members}, " if members > 1 else ""
+
+        def on_epoch(epoch: int, logs: dict[str, float] | None, label: str = label) -> None:
+            if report is not None:
+                report(f"{label}epoch {epoch + 1}: " + ", ".join(
+                    f"{k} {v:.4f}" for k, v in (logs or {}).items()))
+
         if strategy is not None:
-            fitted = _fit_distributed(net, config, strategy, x, r, is_val, callbacks,
-                                      config.seed + member)
+            logs = distribute.fit(net, strategy, x, r, is_val, batch_size=config.batch_size,
+                                  epochs=config.max_epochs, patience=config.patience,
+                                  seed=config.seed + member, on_epoch=on_epoch)
         else:
+            callbacks: list[Any] = [keras.callbacks.LambdaCallback(on_epoch_end=on_epoch)]
+            if is_val.any():
+                callbacks.append(keras.callbacks.EarlyStopping(
+                    monitor="val_rmse", patience=config.patience, restore_best_weights=True,
+                    mode="min"))
             validation = (x[is_val], r[is_val]) if is_val.any() else None
-            fitted = net.fit(x[~is_val], r[~is_val], validation_data=validation,
-                             batch_size=config.batch_size, epochs=config.max_epochs,
-                             shuffle=True, verbose=0, callbacks=callbacks)
-        history = pd.DataFrame(fitted.history).rename_axis("epoch").reset_index()
+            logs = net.fit(x[~is_val], r[~is_val], validation_data=validation,
+                           batch_size=config.batch_size, epochs=config.max_epochs,
+                           shuffle=True, verbose=0, callbacks=callbacks).history
+        history = pd.DataFrame(logs).rename_axis("epoch").reset_index()
         history["epoch"] += 1
         histories.append(history.assign(network=member))
         networks.append(net)
     return networks, pd.concat(histories, ignore_index=True)
-
-
-def _fit_distributed(net: Any, config: ModelConfig, strategy: Any, x: np.ndarray,
-                     r: np.ndarray, is_val: np.ndarray, callbacks: list[Any], seed: int) -> Any:
-    """``fit`` on a ``tf.data`` pipeline under ``strategy``: the global batch is the batch
-    times the number of replicas, each worker reads its share of the examples, and every
-    epoch has the same number of steps on every worker (collectives must line up)."""
-    import tensorflow as tf
-
-    replicas = strategy.num_replicas_in_sync
-    batch = config.batch_size * replicas
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = \
-        tf.data.experimental.AutoShardPolicy.DATA
-
-    def pipeline(xs: np.ndarray, rs: np.ndarray, shuffle: bool) -> Any:
-        data = tf.data.Dataset.from_tensor_slices((xs, rs.astype(np.float32)))
-        if shuffle:
-            data = data.shuffle(min(len(xs), 1_000_000), seed=seed,
-                                reshuffle_each_iteration=True)
-        return data.repeat().batch(batch).prefetch(tf.data.AUTOTUNE).with_options(options)
-
-    train_x, train_r = x[~is_val], r[~is_val]
-    steps = max(1, len(train_x) // batch)
-    validation, validation_steps = None, None
-    if is_val.any():
-        validation = pipeline(x[is_val], r[is_val], shuffle=False)
-        validation_steps = max(1, int(is_val.sum()) // batch)
-    return net.fit(pipeline(train_x, train_r, shuffle=True), steps_per_epoch=steps,
-                   validation_data=validation, validation_steps=validation_steps,
-                   epochs=config.max_epochs, verbose=0, callbacks=callbacks)
 
 
 def export_factors(networks: list[Any], n_users: int, n_movies: int) -> Factors:

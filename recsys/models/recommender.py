@@ -32,7 +32,7 @@ from recsys.models import state as fitting
 from recsys.models.config import ModelConfig
 from recsys.models.state import FittedModel, catalogue_fingerprint
 from recsys.progress import Progress, reporter
-from recsys.topk import mask_pairs, standardise, top_columns
+from recsys.topk import PairIndex, standardise, top_columns
 
 RECOMMENDATION_COLUMNS = ["rank", "movie_id", "score", "predicted_rating"]
 
@@ -222,7 +222,7 @@ class Recommender:
                              "predicted_rating": self.predict(np.full(kk, user_id), movie_ids)})
 
     def recommend_many(self, user_ids: Any, k: int = 10, exclude_seen: bool = True,
-                       exclude: pd.DataFrame | None = None, batch: int = 1024
+                       exclude: pd.DataFrame | None = None, batch: int | None = None
                        ) -> pd.DataFrame:
         """Top-``k`` movies for many users at once (what batch prediction stores).
 
@@ -230,6 +230,8 @@ class Recommender:
             user_ids: database ids.
             exclude_seen: leave out movies each user rated in the training data.
             exclude: further (user_id, movie_id) pairs to leave out.
+            batch: users scored at once (default: as many as keep a score matrix near
+                16 million cells, 1,024 at most: bounded memory at 62,000 movies).
 
         Returns:
             Columns user_id, rank, movie_id, score, predicted_rating (1..5); a user gets fewer
@@ -237,6 +239,9 @@ class Recommender:
         """
         state = self.fitted
         ids = np.asarray(user_ids, dtype=np.int64)
+        if batch is None:
+            batch = int(np.clip(16_000_000 // max(1, len(self.movie_ids)), 64, 1024))
+        excluded = PairIndex(exclude, self.movie_ids) if exclude is not None else None
         frames = []
         for start in range(0, len(ids), batch):
             users = ids[start:start + batch]
@@ -245,8 +250,8 @@ class Recommender:
             scores = self._scores(u, ratings)
             if exclude_seen:
                 scores[state.ranker.seen_mask(u)] = -np.inf
-            if exclude is not None:
-                mask_pairs(scores, users, exclude, self.movie_ids)
+            if excluded is not None:
+                excluded.mask(scores, users)
             frames.append(self._top_rows(users, scores, np.clip(ratings, *self.rating_range),
                                          k))
         if not frames:
