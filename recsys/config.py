@@ -37,6 +37,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "RECSYS_OPENSEARCH_VERIFY_CERTS": ("true", "verify OpenSearch TLS certificates"),
     "RECSYS_SEED": ("42", "seed for every random choice (splits, initialisation, sampling)"),
     "RECSYS_API_REFRESH_SECONDS": ("2", "how often the API's read model checks for changes"),
+    "RECSYS_API_MEMORY_RATINGS": ("2000000", "up to this many ratings the API holds every "
+                                  "user's ratings and predictions in memory; above, it reads "
+                                  "them per request (bounded memory at scale)"),
     "RECSYS_NOTEBOOKS_DIR": ("<repo>/notebooks", "where `recsys pipeline` finds the notebooks"),
     "RECSYS_PG_BIN": ("Debian layout", "(tests, benchmarks) folder with initdb and pg_ctl"),
 }
@@ -69,6 +72,7 @@ class Settings:
             connection to OpenSearch when that backend is chosen.
         seed: global random seed.
         api_refresh_seconds: how often the API's read model looks for changes.
+        api_memory_ratings: above this many ratings the read model keeps no per-user rows.
     """
 
     data_dir: Path
@@ -82,6 +86,7 @@ class Settings:
     opensearch_verify_certs: bool = True
     seed: int = int(VARIABLES["RECSYS_SEED"][0])
     api_refresh_seconds: float = float(VARIABLES["RECSYS_API_REFRESH_SECONDS"][0])
+    api_memory_ratings: int = int(VARIABLES["RECSYS_API_MEMORY_RATINGS"][0])
 
     @property
     def reports_dir(self) -> Path:
@@ -158,6 +163,7 @@ def get_settings(env_file: str | os.PathLike[str] | None = ".env",
         opensearch_verify_certs=_truthy(_value("RECSYS_OPENSEARCH_VERIFY_CERTS")),
         seed=_number("RECSYS_SEED", int),
         api_refresh_seconds=_number("RECSYS_API_REFRESH_SECONDS", float),
+        api_memory_ratings=_number("RECSYS_API_MEMORY_RATINGS", int),
     )
 
 

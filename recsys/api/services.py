@@ -73,7 +73,8 @@ class Services:
             services.reload_model()
         services.cache = ServingCache(engine, settings.api_refresh_seconds,
                                       services.store_version,
-                                      on_tick=services.reload_model_if_new).start()
+                                      on_tick=services.reload_model_if_new,
+                                      memory_ratings=settings.api_memory_ratings).start()
         return services
 
     def store_version(self) -> Any:

@@ -66,19 +66,26 @@ class Snapshot:
     #: largest score id applied, and ids above it already applied by this process
     last_score_id: int = 0
     noted: set[int] = field(default_factory=set)
+    #: compact: movies, users and movie statistics only; each user's ratings and stored
+    #: predictions are read per request (what keeps the API's memory bounded at scale)
+    compact: bool = False
 
     def add_rating(self, user_id: int, movie_id: int, rating: float) -> None:
         """Apply one new rating (idempotence is the caller's job: see ``noted``)."""
+        if not self.compact:
+            self._add_user_rating(user_id, movie_id, rating)
+        info = self.movies.get(movie_id)
+        if info is not None:
+            info.ratings += 1
+            info.rating_sum += rating
+
+    def _add_user_rating(self, user_id: int, movie_id: int, rating: float) -> None:
         self.rated.setdefault(user_id, set()).add(movie_id)
         if rating >= LIKED_RATING:
             liked = self.liked.setdefault(user_id, [])
             # best rating first, newest first within a rating
             position = bisect.bisect_left([-r for _, r in liked], -rating)
             liked.insert(position, (movie_id, rating))
-        info = self.movies.get(movie_id)
-        if info is not None:
-            info.ratings += 1
-            info.rating_sum += rating
 
 
 class ResponseCache:
@@ -136,9 +143,12 @@ def consistent(engine: Engine) -> Connection:
     return conn
 
 
-def load_snapshot(engine: Engine) -> Snapshot:
-    """Read everything the hot endpoints need."""
+def load_snapshot(engine: Engine, memory_ratings: int | None = None) -> Snapshot:
+    """Read everything the hot endpoints need: with more than ``memory_ratings`` ratings, a
+    compact snapshot (movies with their statistics, user ids) whose per-user rows the
+    endpoints read per request."""
     snap = Snapshot(fingerprint=fingerprint(engine))
+    snap.compact = memory_ratings is not None and snap.fingerprint[0] > memory_ratings
     with engine.connect() as conn:
         genres = genres_by_movie(conn)
         for m in conn.execute(select(Movie.id, Movie.title, Movie.release_date,
@@ -146,6 +156,15 @@ def load_snapshot(engine: Engine) -> Snapshot:
             snap.movies[m.id] = MovieInfo(m.title, display_year(m.title, m.release_date),
                                           m.release_date, m.imdb_url, genres.get(m.id, []))
         snap.users = set(conn.execute(select(User.id)).scalars())
+        if snap.compact:
+            for movie, count, total, last in conn.execute(
+                    select(Score.movie_id, func.count(), func.sum(Score.rating),
+                           func.max(Score.id)).group_by(Score.movie_id)):
+                info = snap.movies.get(movie)
+                if info is not None:
+                    info.ratings, info.rating_sum = int(count), total or 0
+                snap.last_score_id = max(snap.last_score_id, int(last))
+            return snap
         for score_id, user, movie, rating in conn.execute(
                 select(Score.id, Score.user_id, Score.movie_id, Score.rating)
                 .order_by(Score.user_id, Score.rating.desc(), Score.rated_at.desc())):
@@ -178,6 +197,8 @@ class ServingCache:
     Args:
         engine: the database.
         refresh_seconds: how often the background thread checks for changes (0: never).
+        memory_ratings: above this many ratings the snapshot is compact (per-user rows are
+            read per request); None: always complete.
         store_version: returns a value that changes when the vector indexes are rebuilt.
         on_tick: called first on every refresh; True means cached answers are outdated (a
             newly trained model was loaded).
@@ -185,8 +206,10 @@ class ServingCache:
 
     def __init__(self, engine: Engine, refresh_seconds: float = 2.0,
                  store_version: Callable[[], Any] | None = None,
-                 on_tick: Callable[[], bool] | None = None) -> None:
+                 on_tick: Callable[[], bool] | None = None,
+                 memory_ratings: int | None = None) -> None:
         self.engine = engine
+        self.memory_ratings = memory_ratings
         self.refresh_seconds = refresh_seconds
         self.store_version = store_version or (lambda: None)
         self.on_tick = on_tick or (lambda: False)
@@ -253,7 +276,7 @@ class ServingCache:
                     self._report(None)
                     return True
             started = time.perf_counter()
-            fresh = load_snapshot(self.engine)
+            fresh = load_snapshot(self.engine, self.memory_ratings)
         except Exception as exc:  # noqa: BLE001 - a failed refresh keeps serving the last one
             self._report(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return False

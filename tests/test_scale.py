@@ -1,0 +1,164 @@
+"""What lets the system grow past MovieLens 100K, on small data so CI stays short: shards that
+cover every user and movie exactly once, the API's compact read model answering exactly as the
+complete one, score batches sized to the catalogue, and the training scale rules."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, func, select
+
+from recsys import batch, datasets, db, embeddings
+from recsys.errors import UsageError
+from recsys.models import ModelConfig
+from recsys.schema import Prediction
+from recsys.sharding import Shard
+from recsys.vectors.local import LocalVectorStore
+
+# -- shards ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [("0/1", Shard(0, 1)), ("3/4", Shard(3, 4)),
+                                            (" 1 / 2 ", Shard(1, 2))])
+def test_shard_parses_i_of_n(text: str, expected: Shard) -> None:
+    assert Shard.parse(text) == expected
+
+
+@pytest.mark.parametrize("text", ["4/4", "1/0", "-1/2", "a/b", "1", "", "1/2/3"])
+def test_bad_shards_are_usage_errors_naming_the_text(text: str) -> None:
+    with pytest.raises(UsageError, match="shard"):
+        Shard.parse(text)
+
+
+def test_shards_partition_the_ids() -> None:
+    ids = np.arange(1, 1000)
+    owners = np.stack([Shard(i, 3).mask(ids) for i in range(3)])
+    assert (owners.sum(axis=0) == 1).all()
+
+
+def _predictions(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Prediction.user_id, Prediction.rank, Prediction.movie_id,
+                                   Prediction.predicted_rating).order_by(
+            Prediction.user_id, Prediction.rank)).all()
+    return pd.DataFrame(rows, columns=["user_id", "rank", "movie_id", "predicted_rating"])
+
+
+def test_sharded_batch_prediction_equals_the_whole_run(loaded: Engine,
+                                                       api_data: datasets.Dataset,
+                                                       api_model: Any) -> None:
+    db.ingest(api_data, loaded, replace=True, force=True)
+    batch.run(loaded, api_model, top_n=7)
+    whole = _predictions(loaded)
+    with loaded.begin() as conn:
+        conn.execute(Prediction.__table__.delete())
+    results = [batch.run(loaded, api_model, top_n=7, shard=Shard(i, 3)) for i in range(3)]
+    assert sum(r["users"] for r in results) == len(api_data.users)
+    pd.testing.assert_frame_equal(_predictions(loaded), whole)
+    # a shard run again replaces its own users' rows and leaves the others alone
+    again = batch.run(loaded, api_model, top_n=3, shard=Shard(1, 3))
+    after = _predictions(loaded)
+    mine = Shard(1, 3).mask(after["user_id"])
+    assert after[mine].groupby("user_id").size().max() == 3 == again["rows"] / again["users"]
+    pd.testing.assert_frame_equal(after[~mine].reset_index(drop=True),
+                                  whole[~Shard(1, 3).mask(whole["user_id"])]
+                                  .reset_index(drop=True))
+
+
+def test_sharded_indexing_needs_prepare_then_covers_every_id(api_data: datasets.Dataset,
+                                                             api_model: Any,
+                                                             tmp_path: Path) -> None:
+    store = LocalVectorStore(tmp_path / "shards")
+    with pytest.raises(embeddings.IndexNotPrepared, match="--prepare"):
+        embeddings.index_all(api_data, store, api_model, shard=Shard(0, 2))
+    prepared = embeddings.index_all(api_data, store, api_model, prepare=True)
+    assert set(prepared.values()) == {0} and len(prepared) == 4
+    counts = [embeddings.index_all(api_data, store, api_model, shard=Shard(i, 2))
+              for i in range(2)]
+    whole = embeddings.index_all(api_data, LocalVectorStore(tmp_path / "whole"), api_model)
+    for name, total in whole.items():
+        assert counts[0][name] + counts[1][name] == total == store.count(name)
+    reference = LocalVectorStore(tmp_path / "whole")
+    for movie in api_data.movies["id"].head(5):
+        mine = store.knn("movies_learned", store.get("movies_learned", int(movie)).vector, 5)
+        theirs = reference.knn("movies_learned",
+                               reference.get("movies_learned", int(movie)).vector, 5)
+        assert [r.id for r in mine] == [r.id for r in theirs]
+
+
+# -- the API's compact read model ------------------------------------------------------------
+
+
+def test_compact_read_model_answers_as_the_complete_one(loaded: Engine,
+                                                        api_data: datasets.Dataset,
+                                                        api_model: Any,
+                                                        tmp_path: Path) -> None:
+    from conftest import serve_world
+
+    from recsys.api import create_app
+
+    world = serve_world(loaded, api_data, api_model, tmp_path)
+    apps = {}
+    for name, limit in (("complete", 10**9), ("compact", 0)):
+        settings = dataclasses.replace(world["settings"], api_memory_ratings=limit)
+        apps[name] = create_app(**{**world, "settings": settings})
+    try:
+        clients = {name: app.test_client() for name, app in apps.items()}
+        compact_snapshot = apps["compact"].extensions["recsys"].cache.snapshot
+        assert compact_snapshot.compact and not compact_snapshot.rated
+        assert not apps["complete"].extensions["recsys"].cache.snapshot.compact
+        paths = [f"/recommendations?user_id={u}&k=5" for u in api_data.users["id"].head(8)]
+        paths += [f"/movies/{m}" for m in api_data.movies["id"].head(8)]
+        paths += ["/recommendations?user_id=500&k=5", "/recommendations?user_id=99999&k=5"]
+        for path in paths:
+            answers = {n: c.get(path) for n, c in clients.items()}
+            assert answers["compact"].status_code == answers["complete"].status_code, path
+            assert answers["compact"].get_json() == answers["complete"].get_json(), path
+        # a new rating reaches both: the movie's statistics and the user's list
+        user = int(api_data.users["id"].iloc[0])
+        top = clients["compact"].get(f"/recommendations?user_id={user}&k=5").get_json()
+        first = top["recommendations"][0]["movie_id"]
+        posted = clients["compact"].post("/scores", json={"user_id": user, "movie_id": first,
+                                                          "rating": 5})
+        assert posted.status_code == 201, posted.get_json()
+        for name, app in apps.items():
+            app.extensions["recsys"].cache.refresh()
+            after = clients[name].get(f"/recommendations?user_id={user}&k=5").get_json()
+            assert first not in [r["movie_id"] for r in after["recommendations"]], name
+        movie = {n: c.get(f"/movies/{first}").get_json() for n, c in clients.items()}
+        assert movie["compact"] == movie["complete"]
+        with loaded.connect() as conn:
+            from recsys.schema import Score
+
+            count = conn.execute(select(func.count()).where(Score.movie_id == first)).scalar()
+        assert movie["compact"]["ratings"] == count
+    finally:
+        for app in apps.values():
+            app.extensions["recsys"].cache.stop()
+
+
+# -- batches and scale rules -------------------------------------------------------------------
+
+
+def test_score_batches_shrink_with_the_catalogue_and_give_the_same_lists(
+        api_data: datasets.Dataset, api_model: Any) -> None:
+    users = api_data.users["id"].to_numpy()
+    default = api_model.recommend_many(users, 5)
+    small = api_model.recommend_many(users, 5, batch=3)
+    pd.testing.assert_frame_equal(default, small)
+
+
+def test_scale_rules_leave_movielens_100k_alone_and_adapt_larger_data() -> None:
+    config = ModelConfig()
+    same, notes = config.adapted(100_000, 1_682)
+    assert same == config and notes == []
+    big, notes = config.adapted(25_000_000, 62_000)
+    assert not big.implicit and big.ensemble == 1 and big.batch_size > config.batch_size
+    assert big.learning_rate > config.learning_rate and len(notes) == 3
+    steps = 25_000_000 * (1 - config.validation_fraction) / big.batch_size
+    assert steps <= 2_500 or big.batch_size == 16_384
