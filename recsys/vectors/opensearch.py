@@ -117,6 +117,9 @@ def make_client(url: str, user: str = "", password: str = "", verify_certs: bool
     if not url:
         raise VectorStoreUnavailable("RECSYS_OPENSEARCH_URL is not set")
     auth = (user, password) if user and password else None
+    # a pool per process large enough for the API's threads and its refresh thread (urllib3's
+    # default of one discards connections under load and logs a warning each time)
+    kwargs.setdefault("pool_maxsize", 16)
     return OpenSearch(hosts=[url], http_auth=auth, use_ssl=url.startswith("https"),
                       verify_certs=verify_certs, ssl_show_warn=verify_certs, timeout=timeout,
                       **kwargs)
