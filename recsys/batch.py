@@ -79,10 +79,15 @@ def run(engine: Engine, model: Recommender, top_n: int = 100,
             users_query = users_query.where(shard.where(User.id))
         users = np.array(conn.execute(users_query).scalars().all(), dtype=np.int64)
     rated = db.rated_pairs(engine, None if shard.whole else shard.where(Score.user_id))
+    read = time.perf_counter()
     predictions = predict_all(model, users, rated, top_n)
+    scored = time.perf_counter()
     rows = write(engine, predictions, shard)
+    end = time.perf_counter()
     return {"rows": rows, "users": int(len(users)), "top_n": top_n, "shard": str(shard),
-            "model_version": model.version, "seconds": round(time.perf_counter() - start, 3)}
+            "model_version": model.version, "seconds": round(end - start, 3),
+            "seconds_by_step": {"read": round(read - start, 3), "score": round(scored - read, 3),
+                                "write": round(end - scored, 3)}}
 
 
 def top_for_user(engine: Engine, user_id: int, k: int = 10) -> pd.DataFrame:

@@ -170,17 +170,29 @@ def read_scores(engine: Engine, chunk: int = 500_000) -> pd.DataFrame:
 
 def rated_pairs(engine: Engine, where: Any = None, chunk: int = 500_000) -> pd.DataFrame:
     """(user_id, movie_id) of every rating matching ``where`` (a SQL condition on
-    :class:`Score`), streamed in chunks: what batch prediction leaves out."""
+    :class:`Score`): what batch prediction leaves out. Read through the driver's own cursor
+    (a server-side one on PostgreSQL) in chunks of plain tuples: 25 million pairs without one
+    SQLAlchemy row object each (those cost 23 s per million)."""
     stmt = select(Score.user_id, Score.movie_id)
     if where is not None:
         stmt = stmt.where(where)
-    parts = [pd.DataFrame({"user_id": np.array([], np.int64), "movie_id": np.array([], np.int64)})]
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, max_row_buffer=chunk).execute(stmt)
-        while rows := result.fetchmany(chunk):
-            parts.append(pd.DataFrame(np.array(rows, dtype=np.int64),
-                                      columns=["user_id", "movie_id"]))
-    return pd.concat(parts, ignore_index=True)
+    compiled = stmt.compile(dialect=engine.dialect)  # bound parameters, never formatted in
+    params = compiled.params
+    if engine.dialect.paramstyle in ("qmark", "numeric", "format"):
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    parts = [np.empty((0, 2), dtype=np.int64)]
+    raw = engine.raw_connection()
+    try:
+        cursor = (raw.cursor(name="recsys_rated_pairs")
+                  if engine.dialect.name == "postgresql" else raw.cursor())
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(chunk):
+            parts.append(np.array(rows, dtype=np.int64).reshape(-1, 2))
+        cursor.close()
+    finally:
+        raw.close()
+    pairs = np.concatenate(parts)
+    return pd.DataFrame({"user_id": pairs[:, 0], "movie_id": pairs[:, 1]})
 
 
 SCORE_COLUMNS = ["id", "user_id", "movie_id", "rating", "rated_at"]
