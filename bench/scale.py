@@ -29,6 +29,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -165,6 +166,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="wrk warm-up seconds")
     parser.add_argument("--work", help="working folder (default: a temporary one)")
     args = parser.parse_args()
+    # a SIGTERM (timeout, kill) unwinds like Ctrl-C: the throwaway PostgreSQL and OpenSearch
+    # are stopped and their folders removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install wrk")
 
