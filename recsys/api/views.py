@@ -245,7 +245,7 @@ class NewScoreView(MethodView):
         try:
             svc.rating_scale().check(body["rating"])
         except RuleError as exc:
-            abort(422, errors={"json": {"rating": [str(exc)]}}, message=str(exc))
+            abort(400, errors={"json": {"rating": [str(exc)]}}, message=str(exc))
         db.begin_write(session)  # SQLite: take the write lock now, queue behind other writers
         try:
             score_id = Scores(session).add(body["user_id"], body["movie_id"], body["rating"],
