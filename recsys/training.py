@@ -105,7 +105,7 @@ def evaluate(data: Dataset, config: ModelConfig | None = None, folds: int = 5,
     if (train_scores is None) != (test_scores is None):
         raise UsageError("give both --train and --test, or neither")
     if train_scores is not None and test_scores is not None:
-        splits = [ev.explicit_pair(train_scores, test_scores)]
+        splits = [ev.explicit_pair(train_scores, test_scores, data.info.rating_scale)]
     else:
         splits = list(ev.kfold(data.scores, folds, seed=config.seed))
     want_outputs = predictions_out is not None or recommendations_out is not None

@@ -58,9 +58,15 @@ def _upgrade_postgres(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE scores ALTER COLUMN rating TYPE double precision"))
         conn.execute(text(f"ALTER TABLE scores ADD CONSTRAINT ck_scores_rating CHECK "
                           f"(rating BETWEEN {RATING_FLOOR} AND {RATING_CEILING})"))
+    # only the columns still NOT NULL: an ALTER takes an exclusive lock on its table, which
+    # would make every ingest beside a busy API a deadlock candidate
+    required = set(conn.execute(text(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND is_nullable = 'NO'")).tuples())
     for table, columns in NULLABLE_NOW.items():
         for column in columns:
-            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL"))
+            if (table, column) in required:
+                conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} DROP NOT NULL"))
 
 
 def _check_sqlite(conn: Connection, info: DatasetInfo) -> None:

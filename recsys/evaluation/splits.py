@@ -10,7 +10,7 @@ import pandas as pd
 
 from recsys.errors import UsageError
 from recsys.evaluation.columns import ITEM, RATING, USER
-from recsys.rules import HALF_STARS
+from recsys.rules import STARS, RatingScale
 
 
 def random_holdout(scores: pd.DataFrame, test_fraction: float = 0.2,
@@ -46,16 +46,19 @@ def kfold(scores: pd.DataFrame, k: int = 5,
                scores[folds == fold].reset_index(drop=True))
 
 
-def explicit_pair(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check an explicit train/test pair: required columns, ratings 0.5..5 (the widest
-    scale; the files were validated against the dataset's own), no shared pair."""
+def explicit_pair(train: pd.DataFrame, test: pd.DataFrame, scale: RatingScale = STARS
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Check an explicit train/test pair: required columns, ratings on the dataset's
+    ``scale`` (the course's whole stars by default), no shared pair."""
     for name, frame in (("train", train), ("test", test)):
         missing = [c for c in (USER, ITEM, RATING) if c not in frame.columns]
         if missing:
             raise UsageError(f"{name} lacks column(s) {missing}")
-        bad = ~frame[RATING].between(HALF_STARS.low, HALF_STARS.high)
+        bad = ~np.asarray(scale.valid(pd.to_numeric(frame[RATING], errors="coerce")), bool)
         if bad.any():
-            raise UsageError(f"{name} has {int(bad.sum())} rating(s) outside 0.5..5")
+            raise UsageError(f"{name} has {int(bad.sum())} rating(s) outside "
+                             f"{scale.low:g}..{scale.high:g} ({scale.describe()}), e.g. "
+                             f"{frame[RATING][bad].iloc[0]!r}")
     shared = train[[USER, ITEM]].merge(test[[USER, ITEM]], on=[USER, ITEM])
     if len(shared):
         raise UsageError(f"{len(shared)} (user, movie) pair(s) are in both train and test, "
