@@ -220,6 +220,7 @@ class ServingCache:
                  memory_ratings: int | None = None) -> None:
         self.engine = engine
         self.memory_ratings = memory_ratings
+        self.check_seconds = 0.0
         self.refresh_seconds = refresh_seconds
         self.store_version = store_version or (lambda: None)
         self.on_tick = on_tick or (lambda: False)
@@ -257,8 +258,16 @@ class ServingCache:
         self._stop.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.refresh_seconds):
+        while not self._stop.wait(self.interval()):
             self.refresh()
+
+    def interval(self) -> float:
+        """Seconds until the next check: ``refresh_seconds``, or 20 times what the last
+        check took when that is longer. Counting 25 million ratings takes about a second, and
+        every worker checking every 2 s would keep the database's cores busy counting; this way
+        checks never take more than 5 % of the database's time (ratings posted through a worker
+        are applied by that worker at once, whatever the interval)."""
+        return max(self.refresh_seconds, 20 * self.check_seconds)
 
     def _report(self, problem: str | None) -> None:
         """Log a refresh failure once (not on every tick), and its recovery."""
@@ -276,7 +285,9 @@ class ServingCache:
                 self.responses.clear()
             self.store_key = self.store_version()
             with consistent(self.engine) as conn:
+                started = time.perf_counter()
                 current = fingerprint(conn)
+                self.check_seconds = time.perf_counter() - started
                 snap = self.snapshot
                 if snap is not None and current == snap.fingerprint:
                     self._report(None)
