@@ -97,6 +97,7 @@ assert tuple(ARCHIVES) == MOVIELENS
 
 
 def archive_named(name: str) -> Archive:
+    """The registered archive called ``name`` (a :class:`DataError` listing the names)."""
     try:
         return ARCHIVES[name]
     except KeyError:

@@ -8,6 +8,7 @@ back, so ``load -> save -> load`` gives identical tables.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -207,9 +208,13 @@ def finalise(persons: pd.DataFrame, users: pd.DataFrame, workers: pd.DataFrame,
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place, readable
+    as any file the user writes (temporary files are created private: 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
                                      encoding="utf-8", newline="") as tmp:
         tmp.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp.name, 0o666 & ~umask)
     Path(tmp.name).replace(path)
