@@ -60,9 +60,9 @@ def _upgrade_postgres(conn: Connection) -> None:
                           f"(rating BETWEEN {RATING_FLOOR} AND {RATING_CEILING})"))
     # only the columns still NOT NULL: an ALTER takes an exclusive lock on its table, which
     # would make every ingest beside a busy API a deadlock candidate
-    required = set(conn.execute(text(
+    required = {(str(table), str(column)) for table, column in conn.execute(text(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
-        "current_schema() AND is_nullable = 'NO'")).tuples())
+        "current_schema() AND is_nullable = 'NO'"))}
     for table, columns in NULLABLE_NOW.items():
         for column in columns:
             if (table, column) in required:
