@@ -120,7 +120,8 @@ def evaluate(data: Dataset, config: ModelConfig | None = None, folds: int = 5,
         if name != "model" or not want_outputs:
             return
         predictions.append(test_part[["user_id", "movie_id", "rating"]].assign(
-            predicted=scorer.predict(test_part["user_id"], test_part["movie_id"]), fold=fold))
+            predicted=scorer.predict(test_part["user_id"], test_part["movie_id"],
+                                     at=ev.rating_dates(test_part)), fold=fold))
         users = np.sort(test_part["user_id"].unique())
         recommendations.append(ev.top_k(scorer, train_part, users, k).assign(fold=fold))
 

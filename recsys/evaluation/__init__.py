@@ -9,10 +9,10 @@
 from recsys.evaluation.baselines import EASE, Biases, GlobalMean, Popularity, Scorer
 from recsys.evaluation.columns import ITEM, PREDICTION, RANK, RATING, RELEVANT_RATING, USER
 from recsys.evaluation.metrics import coverage, mae, ranking_metrics, rmse
-from recsys.evaluation.protocol import Comparison, compare, evaluate, top_k
+from recsys.evaluation.protocol import Comparison, compare, evaluate, rating_dates, top_k
 from recsys.evaluation.splits import explicit_pair, kfold, per_user_holdout, random_holdout
 
 __all__ = ["EASE", "ITEM", "PREDICTION", "RANK", "RATING", "RELEVANT_RATING", "USER",
            "Biases", "Comparison", "GlobalMean", "Popularity", "Scorer", "compare",
            "coverage", "evaluate", "explicit_pair", "kfold", "mae", "per_user_holdout",
-           "random_holdout", "ranking_metrics", "rmse", "top_k"]
+           "random_holdout", "rating_dates", "ranking_metrics", "rmse", "top_k"]

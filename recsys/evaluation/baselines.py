@@ -1,11 +1,11 @@
 """What evaluation compares the model with, behind one small interface (:class:`Scorer`):
-``fit(train, data)``, ``predict(user_ids, movie_ids)`` (rating scale, or ``None`` when the
+``fit(train, data)``, ``predict(user_ids, movie_ids, at=None)`` (rating scale, or ``None`` when the
 scorer predicts no ratings) and ``score_items(user_ids)`` (a score per catalogue movie, higher
 is better). Register a new one in :mod:`recsys.registry`."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,10 @@ class Scorer(Protocol):
 
     def fit(self, train: pd.DataFrame, data: Dataset) -> Scorer: ...
 
-    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray | None: ...
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray,
+                at: Any = None) -> np.ndarray | None:
+        """Predicted ratings (``at``: each rating's date, when known; most ignore it)."""
+        ...
 
     def score_items(self, user_ids: np.ndarray) -> np.ndarray | None: ...
 
@@ -67,7 +70,7 @@ class GlobalMean(_Indexed):
         self.mean = float(train[RATING].mean())
         return self
 
-    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> np.ndarray:
         return np.full(len(user_ids), self.mean)
 
     def score_items(self, user_ids: np.ndarray) -> None:
@@ -103,7 +106,7 @@ class Biases(_Indexed):
                 n_u + self.reg_user)
         return self
 
-    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> np.ndarray:
         u = self._pos(self.user_pos, user_ids)
         i = self._pos(self.movie_pos, movie_ids)
         bu = np.where(u >= 0, self.bu[np.maximum(u, 0)], 0.0)
@@ -125,7 +128,7 @@ class Popularity(_Indexed):
         self.counts = counts.reindex(self._movie_ids, fill_value=0).to_numpy(dtype=np.float64)
         return self
 
-    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> None:
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> None:
         return None
 
     def score_items(self, user_ids: np.ndarray) -> np.ndarray:
@@ -149,7 +152,7 @@ class EASE(_Indexed):
         self.B = ease_weights(self.X, self.l2)
         return self
 
-    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> None:
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> None:
         return None
 
     def score_items(self, user_ids: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Saving and loading a trained recommender as a versioned artifact, atomically.
 
 Layout: ``root/<version>/`` holding ``network_<i>.keras`` (the Keras networks), ``arrays.npz``
-(ids, side features, factors, training ratings), ``meta.json`` (config, vocabularies,
+(ids, side features, factors, training ratings, the rating blend), ``meta.json`` (config, vocabularies,
 metrics, data fingerprint, training history); ``root/LATEST`` names the newest version. The
 folder is written under a temporary name and renamed into place, so a reader never sees a
 half-written model; any damage found when loading is a :class:`~recsys.errors.ModelError`.
@@ -23,6 +23,7 @@ import pandas as pd
 
 from recsys.errors import ModelError, ModelNotFound
 from recsys.features import FeatureEncoder
+from recsys.models.blend import Blend, DayTable
 from recsys.models.config import ModelConfig
 from recsys.models.ids import IdMap
 from recsys.models.ranker import Ranker
@@ -41,7 +42,21 @@ def _arrays(state: FittedModel) -> dict[str, np.ndarray]:
         arrays.update(state.factors.as_arrays())
     arrays["ranker_items"] = state.ranker.items
     arrays["ranker_weights"] = state.ranker.weights
+    if state.blend is not None:
+        arrays.update(blend_correction=state.blend.correction,
+                      blend_day_keys=state.blend.days.keys,
+                      blend_day_values=state.blend.days.values,
+                      blend_day_weights=state.blend.day_weights,
+                      blend_weights=state.blend.weights)
     return arrays
+
+
+def _blend(arrays: dict[str, np.ndarray]) -> Blend | None:
+    if "blend_correction" not in arrays:
+        return None
+    return Blend(arrays["blend_correction"],
+                 DayTable(arrays["blend_day_keys"], arrays["blend_day_values"]),
+                 arrays["blend_day_weights"], arrays["blend_weights"])
 
 
 def _meta(model: Any, state: FittedModel, created: str) -> dict[str, Any]:
@@ -130,7 +145,7 @@ def _state(path: Path, meta: dict[str, Any]) -> FittedModel:
                        float(meta["global_mean"]), arrays["user_side"], arrays["movie_side"],
                        seen, tuple(trained), factors, ranker, meta["fingerprint"],
                        pd.DataFrame(meta.get("history", {})), meta.get("fit_seconds"),
-                       tuple(meta.get("rating_range", (1.0, 5.0))))
+                       tuple(meta.get("rating_range", (1.0, 5.0))), _blend(arrays))
 
 
 def load(cls: type, path: Path) -> Any:

@@ -27,6 +27,9 @@ MAX_BATCH = 16_384
 #: carries thousands of steps and early stopping rarely waits longer at that size.
 MAX_EXAMPLES = 100_000_000
 MIN_EPOCHS = 3
+#: The rating blend's users x movies correction matrix and item-item similarities are dense:
+#: above this many ratings the networks' prediction is served alone (as the ensemble rule).
+BLEND_MAX_RATINGS = ENSEMBLE_MAX_RATINGS
 
 
 @dataclass
@@ -49,6 +52,12 @@ class ModelConfig:
             standardised EASE scores in the ranking score (0: EASE alone).
         ensemble: number of hybrid networks trained with consecutive seeds and averaged
             (the reference model always trains one).
+        blend: combine the networks with a KNN-baseline, a neighbourhood model on their
+            residuals and day effects by a linear blend fitted on the validation slice
+            (:mod:`recsys.models.blend`; hybrid only).
+        blend_days: include the user-day effects in the blend (they apply when a rating's
+            date is known).
+        neighbours: how many similar movies the blend's neighbourhood models read.
         seed: seed for initialisation, shuffling and the validation slice.
     """
 
@@ -66,6 +75,9 @@ class ModelConfig:
     ranker_rating_weight: float = 0.3
     rank_blend: float = 0.3
     ensemble: int = 3
+    blend: bool = True
+    blend_days: bool = True
+    neighbours: int = 40
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -90,6 +102,9 @@ class ModelConfig:
             changes["ensemble"] = 1
             notes.append(f"one network instead of {self.ensemble}: more than "
                          f"{ENSEMBLE_MAX_RATINGS:,} ratings")
+        if self.blend and n_ratings > BLEND_MAX_RATINGS:
+            changes["blend"] = False
+            notes.append(f"no rating blend: more than {BLEND_MAX_RATINGS:,} ratings")
         steps = n_ratings * (1 - self.validation_fraction) / self.batch_size
         if steps > MAX_STEPS_PER_EPOCH:
             wanted = n_ratings * (1 - self.validation_fraction) / MAX_STEPS_PER_EPOCH

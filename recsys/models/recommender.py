@@ -3,7 +3,9 @@
 One trained :class:`Recommender` provides both jobs:
 
 - ``predict(user_ids, movie_ids)``: ratings clipped to [1, 5], from the hybrid networks
-  (:mod:`recsys.models.networks`), served from their factors as NumPy arrays;
+  (:mod:`recsys.models.networks`), served from their factors as NumPy arrays, plus the
+  rating blend's correction (:mod:`recsys.models.blend`: neighbourhood models and day
+  effects combined with the networks by weights fitted on held-out ratings);
 - ``recommend(user_id, k)`` and ``recommend_many(user_ids, k)``: the top-k unseen movies by a
   ranking score: the rating-weighted EASE ranker (:mod:`recsys.models.ranker`) blended with
   the predicted rating (both standardised per user, weight ``rank_blend``). Ranking all movies
@@ -111,33 +113,46 @@ class Recommender:
         return self
 
     # -- ratings -------------------------------------------------------------------------------
-    def _ratings(self, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+    def _ratings(self, u: np.ndarray, m: np.ndarray, at: Any = None) -> np.ndarray:
         from recsys.models import networks
 
         state = self.fitted
-        if state.factors is not None:
-            f = state.factors
-            return (state.global_mean + f.user_bias[u] + f.movie_bias[m]
-                    + np.einsum("ij,ij->i", f.user_vectors[u], f.movie_vectors[m]))
-        return networks.predict(state.networks[0], u, m)
+        if state.factors is None:
+            return networks.predict(state.networks[0], u, m)
+        f = state.factors
+        out = (state.global_mean + f.user_bias[u] + f.movie_bias[m]
+               + np.einsum("ij,ij->i", f.user_vectors[u], f.movie_vectors[m]))
+        if state.blend is None:
+            return out
+        from recsys.models.blend import days
 
-    def raw_ratings(self, user_ids: Any, movie_ids: Any) -> np.ndarray:
+        return state.blend.adjust(out, u, m, None if at is None else days(at))
+
+    def raw_ratings(self, user_ids: Any, movie_ids: Any, at: Any = None) -> np.ndarray:
         """Predicted ratings before clipping to the scale (for inspection)."""
         state = self.fitted
         u, m = state.users.positions(user_ids), state.movies.positions(movie_ids)
         if len(u) != len(m):
             raise ValueError(f"{len(u)} user ids but {len(m)} movie ids")
-        return self._ratings(u, m)
+        if at is not None and len(np.atleast_1d(np.asarray(at))) != len(u):
+            raise ValueError(f"{len(u)} pairs but {len(np.atleast_1d(np.asarray(at)))} dates")
+        return self._ratings(u, m, at)
 
     @property
     def rating_range(self) -> tuple[float, float]:
         """The lowest and highest rating of the training data's scale."""
         return self.fitted.rating_range
 
-    def predict(self, user_ids: Any, movie_ids: Any) -> np.ndarray:
+    def predict(self, user_ids: Any, movie_ids: Any, at: Any = None) -> np.ndarray:
         """Predicted ratings on the data's scale (e.g. [1, 5]) for each (user, movie) pair
-        (unknown ids are cold)."""
-        return np.clip(self.raw_ratings(user_ids, movie_ids), *self.rating_range)
+        (unknown ids are cold).
+
+        Args:
+            at: optional date of each rating (datetimes): the blend's user-day effects
+                then apply (an evaluation's test ratings carry their dates); without it the
+                prediction is for no particular day.
+        """
+        return np.clip(self.raw_ratings(user_ids, movie_ids, at), *self.rating_range)
 
     def _rating_matrix(self, u: np.ndarray) -> np.ndarray:
         """Predicted ratings (unclipped) of users (positions) for every catalogue movie."""
@@ -145,8 +160,11 @@ class Recommender:
         movies = np.arange(1, state.movies.rows)
         if state.factors is not None:
             f = state.factors
-            return (state.global_mean + f.user_bias[u][:, None] + f.movie_bias[movies][None]
-                    + f.user_vectors[u] @ f.movie_vectors[movies].T)
+            out = (state.global_mean + f.user_bias[u][:, None] + f.movie_bias[movies][None]
+                   + f.user_vectors[u] @ f.movie_vectors[movies].T)
+            if state.blend is not None:
+                out += state.blend.correction[u][:, 1:]
+            return out
         return self._ratings(np.repeat(u, len(movies)), np.tile(movies, len(u))).reshape(
             len(u), len(movies))
 

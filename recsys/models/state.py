@@ -19,6 +19,7 @@ import pandas as pd
 from recsys.datasets import Dataset
 from recsys.errors import ModelError
 from recsys.features import FeatureEncoder
+from recsys.models.blend import Blend
 from recsys.models.config import ModelConfig
 from recsys.models.ids import IdMap
 from recsys.models.ranker import Ranker
@@ -52,6 +53,7 @@ class FittedModel:
         fit_seconds: how long fitting took (None when unknown).
         rating_range: lowest and highest rating of the dataset's scale (predictions are
             clipped to it).
+        blend: the rating blend added to the networks' prediction (None: networks alone).
     """
 
     config: ModelConfig
@@ -69,6 +71,7 @@ class FittedModel:
     history: pd.DataFrame
     fit_seconds: float | None = None
     rating_range: tuple[float, float] = (1.0, 5.0)
+    blend: Blend | None = None
 
 
 def fingerprint(scores: pd.DataFrame) -> str:
@@ -142,10 +145,36 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
     trained, history = networks.train(config, inputs, x, r, is_val, report)
     factors = (networks.export_factors(trained, users.rows, movies.rows)
                if config.kind == "hybrid" else None)
+    fitted_blend = (fit_blend(config, factors, global_mean, u, m, r, scores, is_val,
+                              users.rows, movies.rows, report)
+                     if factors is not None and config.blend and is_val.any() else None)
     ranker = Ranker.fit(u, m, r, users.rows, movies.rows, config.ranker_l2,
                         config.ranker_rating_weight, config.ranker_max_items)
     seen = Seen(u.astype(np.int32), m.astype(np.int32), r.astype(np.float32))
     return FittedModel(config, users, movies, encoder, global_mean, user_side, movie_side,
                        seen, tuple(trained), factors, ranker, fingerprint(scores), history,
                        time.perf_counter() - start,
-                       (data.info.rating_scale.low, data.info.rating_scale.high))
+                       (data.info.rating_scale.low, data.info.rating_scale.high), fitted_blend)
+
+
+def fit_blend(config: ModelConfig, factors: Any, global_mean: float, u: np.ndarray,
+              m: np.ndarray, r: np.ndarray, scores: pd.DataFrame, is_val: np.ndarray,
+              n_users: int, n_movies: int, report: Callable[[str], None] | None) -> Blend:
+    """The rating blend around the networks' factors (dates from ``rated_at`` when the
+    scores have them and ``config.blend_days``)."""
+    from recsys.models import blend
+
+    start = time.perf_counter()
+    f = factors
+    predict = (global_mean + f.user_bias[u] + f.movie_bias[m]
+               + np.einsum("ij,ij->i", f.user_vectors[u], f.movie_vectors[m]))
+    full = (global_mean + f.user_bias[:, None] + f.movie_bias[None, :]
+            + f.user_vectors @ f.movie_vectors.T)
+    dated = (config.blend_days and "rated_at" in scores.columns
+             and bool(scores["rated_at"].notna().all()))
+    day = blend.days(scores["rated_at"]) if dated else None
+    fitted = blend.fit(u, m, r, day, is_val, predict, full, config.neighbours, n_users,
+                       n_movies)
+    if report is not None:
+        report(f"rating blend fitted in {time.perf_counter() - start:.1f} s")
+    return fitted
