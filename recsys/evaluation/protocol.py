@@ -21,8 +21,15 @@ import pandas as pd
 
 from recsys.datasets import Dataset
 from recsys.evaluation.baselines import Scorer
-from recsys.evaluation.columns import (ITEM, PREDICTION, RANK, RATED_AT, RATING,
-                                      RELEVANT_RATING, USER)
+from recsys.evaluation.columns import (
+    ITEM,
+    PREDICTION,
+    RANK,
+    RATED_AT,
+    RATING,
+    RELEVANT_RATING,
+    USER,
+)
 from recsys.evaluation.metrics import coverage, mae, ranking_metrics, rmse
 from recsys.progress import Progress, reporter
 from recsys.topk import PairIndex, top_columns
