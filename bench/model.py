@@ -1,5 +1,6 @@
-"""Benchmark: 5-fold evaluation of the model and every baseline on the real data, training
-time on all 100,000 ratings, and the latency of `recommend` for one user once loaded.
+"""Benchmark: 5-fold evaluation of the model, its ablations and every baseline on the real
+data (the same folds for all), paired per-fold differences, training time on all 100,000
+ratings, and the latency of `recommend` for one user once loaded.
 
 Usage: RECSYS_DATA_DIR=../shared/datasets .venv/bin/python bench/model.py [--folds 5]
 Prints markdown tables; paste them into bench/RESULTS.md.
@@ -8,6 +9,8 @@ Prints markdown tables; paste them into bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import os
 import platform
 import statistics
@@ -17,8 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys import datasets, training
+from recsys import datasets, registry
+from recsys import evaluation as ev
 from recsys.models import ModelConfig, Recommender
+
+#: Ablations: the model with one part taken away (``previous`` is the model before the rating
+#: blend, what this benchmark measured as ``model`` until then).
+ABLATIONS = {
+    "previous": {"blend": False},
+    "no_day_effects": {"blend_days": False},
+    "one_network": {"ensemble": 1},
+}
 
 
 def main() -> None:
@@ -31,15 +43,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; config: {config}\n")
     if not args.skip_folds:
-        summary = training.evaluate(data, config, folds=args.folds, progress=True)
-        cols = ["rmse", "rmse_std", "mae", "precision@10", "recall@10", "ndcg@10", "ndcg@10_std",
-                "hit_rate@10", "coverage", "fit_seconds"]
-        print(f"\n{args.folds}-fold means (same folds for every model, seed {config.seed}):\n")
-        print("| model | " + " | ".join(cols) + " |")
-        print("|---" * (len(cols) + 1) + "|")
-        for name, row in summary.iterrows():
-            cells = ["-" if np.isnan(row[c]) else f"{row[c]:.4f}" for c in cols]
-            print(f"| {name} | " + " | ".join(cells) + " |")
+        folds(data, config, args.folds)
 
     start = time.perf_counter()
     model = Recommender(config).fit(data.scores, data)
@@ -66,6 +70,42 @@ def main() -> None:
     print(f"| recommend(user, k=10), median over {len(users)} users | "
           f"{statistics.median(latencies):.2f} ms |")
     print(f"| recommend(user, k=10), p99 | {latencies[int(0.99 * len(latencies))]:.2f} ms |")
+
+
+def folds(data: datasets.Dataset, config: ModelConfig, k: int) -> None:
+    """Every scorer and ablation on the same k folds: means, standard deviations and paired
+    per-fold differences of the model to the previous model and to the best baseline."""
+    factories = registry.factories(config, tuple(registry.SCORERS))
+    for name, changes in ABLATIONS.items():
+        factories[name] = functools.partial(Recommender, dataclasses.replace(config, **changes))
+    comparison = ev.compare(factories, ev.kfold(data.scores, k, seed=config.seed), data,
+                            progress=True)
+    per_fold = comparison.per_fold
+    per_fold.to_csv(Path(tempfile.gettempdir()) / "recsys-bench-model-folds.csv", index=False)
+    summary = comparison.summary()
+    cols = ["rmse", "rmse_std", "mae", "precision@10", "recall@10", "ndcg@10", "ndcg@10_std",
+            "hit_rate@10", "coverage", "fit_seconds"]
+    print(f"\n{k}-fold means (same folds for every model, seed {config.seed}):\n")
+    print("| model | " + " | ".join(cols) + " |")
+    print("|---" * (len(cols) + 1) + "|")
+    for name, row in summary.iterrows():
+        cells = ["-" if np.isnan(row[c]) else f"{row[c]:.4f}" for c in cols]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    baselines = summary.loc[list(registry.BASELINES)]
+    best = {"rmse": baselines["rmse"].idxmin(), "ndcg@10": baselines["ndcg@10"].idxmax()}
+    print("\nPaired per-fold differences (model minus other; RMSE lower is better, NDCG higher;"
+          " mean +- std over folds, and the folds where the model is ahead):\n")
+    print("| metric | versus | per-fold differences | mean +- std | model ahead |")
+    print("|---|---|---|---|---|")
+    model = per_fold[per_fold["model"] == "model"].set_index("fold")
+    for metric, sign in (("rmse", -1), ("ndcg@10", 1), ("coverage", 1)):
+        for other in ("previous", *ABLATIONS.keys() - {"previous"},
+                      best.get(metric, best["ndcg@10"])):
+            theirs = per_fold[per_fold["model"] == other].set_index("fold")
+            diff = (model[metric] - theirs[metric]).to_numpy()
+            ahead = int((sign * diff > 0).sum())
+            print(f"| {metric} | {other} | {', '.join(f'{d:+.4f}' for d in diff)} | "
+                  f"{diff.mean():+.4f} +- {diff.std(ddof=1):.4f} | {ahead}/{len(diff)} |")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,8 @@ def test_scale_rules_leave_movielens_100k_alone_and_adapt_larger_data() -> None:
     assert same == config and notes == []
     big, notes = config.adapted(25_000_000, 62_000)
     assert not big.implicit and big.ensemble == 1 and big.batch_size > config.batch_size
-    assert big.learning_rate > config.learning_rate and len(notes) == 4
+    assert not big.blend and config.blend
+    assert big.learning_rate > config.learning_rate and len(notes) == 5
     assert 3 <= big.max_epochs < config.max_epochs
     steps = 25_000_000 * (1 - config.validation_fraction) / big.batch_size
     assert steps <= 1_000 or big.batch_size == 16_384

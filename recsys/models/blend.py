@@ -110,8 +110,8 @@ def neighbourhood(sim: np.ndarray, u: np.ndarray, m: np.ndarray, residual: np.nd
 
 def days(timestamps: pd.Series | np.ndarray) -> np.ndarray:
     """Whole days since the epoch of datetime values."""
-    values = pd.to_datetime(pd.Series(np.asarray(timestamps))).astype("int64").to_numpy()
-    return values // (SECONDS_PER_DAY * 1_000_000_000)
+    values = pd.to_datetime(pd.Series(np.asarray(timestamps))).to_numpy("datetime64[s]")
+    return values.astype(np.int64) // SECONDS_PER_DAY
 
 
 @dataclass(frozen=True)
