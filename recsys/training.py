@@ -24,6 +24,8 @@ from recsys.models import ModelConfig, Recommender
 from recsys.progress import Progress, reporter
 
 BASELINES = registry.BASELINES
+#: The holdout's name for the trained model without its rating blend (the model before it).
+PREVIOUS = "previous"
 QUICK_BASELINES = registry.QUICK
 
 
@@ -61,10 +63,26 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         train_part, test_part = ev.random_holdout(data.scores, holdout, seed=config.seed)
         report(f"holdout evaluation: {len(train_part)} training / {len(test_part)} held-out "
                "ratings")
+        previous: dict[str, float] = {}
+
+        def measure_previous(name: str, fold: int, scorer: ev.Scorer, train: pd.DataFrame,
+                             test: pd.DataFrame) -> None:
+            # the same networks without the rating blend: the model as it was before it
+            if name == "model" and isinstance(scorer, Recommender) and scorer.fitted.blend is not None:
+                previous.update(ev.evaluate(scorer.without_blend(), train, test, data, k,
+                                            fit=False))
+
         comparison = ev.compare(factories(config, names, progress=progress),
-                                iter([(train_part, test_part)]), data, k=k, progress=progress)
+                                iter([(train_part, test_part)]), data, k=k, progress=progress,
+                                on_fit=measure_previous)
+        results = _records(comparison.summary())
+        if previous:
+            previous["fit_seconds"] = results["model"]["fit_seconds"] or 0.0
+            results = {"model": results["model"],
+                       PREVIOUS: _records(pd.DataFrame([previous], index=[PREVIOUS]))[PREVIOUS],
+                       **{n: r for n, r in results.items() if n != "model"}}
         metrics["holdout"] = {"fraction": holdout, "seed": config.seed, "k": k,
-                              "results": _records(comparison.summary())}
+                              "results": results}
     report(f"training on all {len(data.scores)} ratings")
     model = Recommender(config, progress=progress).fit(data.scores, data)
     metrics["training"] = {

@@ -52,6 +52,7 @@ def test_pipeline_runs_every_notebook_on_synthetic_data(tmp_path: Path) -> None:
     metrics = summary["metrics"]
     assert metrics["01_ingestion"]["counts"]["scores"] > 0
     assert metrics["04_training"]["holdout"]["results"]["model"]["rmse"] > 0
+    assert metrics["04_training"]["holdout"]["results"]["previous"]["rmse"] > 0
     assert metrics["05_batch_prediction"]["rows"] > 0
     assert set(metrics["07_api_smoke"]["statuses"].values()) <= {200, 201}
     assert set(metrics["07_api_smoke"]["errors"].values()) <= {400, 404}

@@ -112,6 +112,15 @@ class Recommender:
         self.version = ""
         return self
 
+    def without_blend(self) -> Recommender:
+        """The same trained model with its networks' predictions alone (no rating blend):
+        the model as it was before the blend, for comparisons at no training cost."""
+        import dataclasses
+
+        other = Recommender(dataclasses.replace(self.config, blend=False), self.progress)
+        other.state = dataclasses.replace(self.fitted, blend=None)
+        return other
+
     # -- ratings -------------------------------------------------------------------------------
     def _ratings(self, u: np.ndarray, m: np.ndarray, at: Any = None) -> np.ndarray:
         from recsys.models import networks
