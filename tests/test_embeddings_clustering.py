@@ -154,7 +154,7 @@ def test_cli_chain_on_sqlite(data: datasets.Dataset, tmp_path: Path) -> None:
     assert results["model"]["rmse"] > 0
     # the same networks without the rating blend are measured beside it, at no training cost
     assert list(results)[:2] == ["model", "previous"]
-    assert results["previous"]["rmse"] > 0 and results["previous"]["rmse"] != results["model"]["rmse"]
+    assert 0 < results["previous"]["rmse"] != results["model"]["rmse"]
     indexed = run("index")
     assert "movies_learned" in indexed.stdout
     similar = json.loads(run("similar", "1", "--k", "4", "--json").stdout)
