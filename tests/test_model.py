@@ -149,9 +149,11 @@ def test_embeddings_are_keyed_by_database_id(model: Recommender,
     assert movies.index.tolist() == sorted(data.movies["id"])
     assert set(users.index) == set(data.users["id"])
     assert movies.shape[1] == users.shape[1] == FAST.factors * FAST.ensemble
-    # dot product of the exported vectors is the interaction term of predict
+    # dot product of the exported vectors is the interaction term of the networks' prediction
+    # (the rating blend adds its correction on top of it)
     u, m = 4, int(movies.index[0])
-    raw = model.raw_ratings([u], [m])[0]
+    raw = model.without_blend().raw_ratings([u], [m])[0]
+    assert raw != model.raw_ratings([u], [m])[0]
     state = model.fitted
     f = state.factors
     assert raw - model.global_mean - f.user_bias[state.users.position(u)] - \
