@@ -68,8 +68,8 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         def measure_previous(name: str, fold: int, scorer: ev.Scorer, train: pd.DataFrame,
                              test: pd.DataFrame) -> None:
             # the same networks without the rating blend: the model as it was before it
-            blended = isinstance(scorer, Recommender) and scorer.fitted.blend is not None
-            if name == "model" and blended:
+            if (name == "model" and isinstance(scorer, Recommender)
+                    and scorer.fitted.blend is not None):
                 previous.update(ev.evaluate(scorer.without_blend(), train, test, data, k,
                                             fit=False))
 
