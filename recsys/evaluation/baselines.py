@@ -12,6 +12,7 @@ import pandas as pd
 
 from recsys.datasets import Dataset
 from recsys.evaluation.columns import ITEM, RATING, USER
+from recsys.models.blend import biases
 from recsys.models.ranker import ease_weights
 
 
@@ -94,16 +95,8 @@ class Biases(_Indexed):
         u = self._pos(self.user_pos, train[USER])
         i = self._pos(self.movie_pos, train[ITEM])
         r = train[RATING].to_numpy(dtype=np.float64)
-        self.mean = float(r.mean())
-        self.bu = np.zeros(len(self._user_ids))
-        self.bi = np.zeros(len(self._movie_ids))
-        n_u = np.bincount(u, minlength=len(self.bu))
-        n_i = np.bincount(i, minlength=len(self.bi))
-        for _ in range(self.iterations):
-            self.bi = np.bincount(i, r - self.mean - self.bu[u], len(self.bi)) / (
-                n_i + self.reg_item)
-            self.bu = np.bincount(u, r - self.mean - self.bi[i], len(self.bu)) / (
-                n_u + self.reg_user)
+        self.mean, self.bu, self.bi = biases(u, i, r, len(self._user_ids), len(self._movie_ids),
+                                             self.reg_user, self.reg_item, self.iterations)
         return self
 
     def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> np.ndarray:

@@ -4,8 +4,8 @@ Layout: ``root/<version>/`` holding ``network_<i>.keras`` (the Keras networks), 
 (ids, side features, factors, training ratings, the rating blend), ``meta.json`` (config,
 vocabularies, metrics, data fingerprint, training history); ``root/LATEST`` names the newest
 version. The folder is written under a temporary name and renamed into place, so a reader
-never sees a half-written model; any damage found
-when loading is a :class:`~recsys.errors.ModelError`.
+never sees a half-written model; any damage found when loading is a
+:class:`~recsys.errors.ModelError`.
 """
 
 from __future__ import annotations

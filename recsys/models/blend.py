@@ -43,15 +43,17 @@ BLEND_L2 = 1.0
 
 
 def biases(u: np.ndarray, m: np.ndarray, r: np.ndarray, n_users: int, n_movies: int,
-           reg: float = 5.0, iterations: int = 15) -> tuple[float, np.ndarray, np.ndarray]:
-    """Global mean, user and movie biases by alternating regularised least squares."""
+           reg_user: float = 5.0, reg_movie: float = 5.0,
+           iterations: int = 15) -> tuple[float, np.ndarray, np.ndarray]:
+    """Global mean, user and movie biases by alternating regularised least squares (also the
+    evaluation's ``biases`` baseline)."""
     mean = float(r.mean())
     bu, bm = np.zeros(n_users), np.zeros(n_movies)
     nu = np.bincount(u, minlength=n_users)
     nm = np.bincount(m, minlength=n_movies)
     for _ in range(iterations):
-        bm = np.bincount(m, r - mean - bu[u], n_movies) / (nm + reg)
-        bu = np.bincount(u, r - mean - bm[m], n_users) / (nu + reg)
+        bm = np.bincount(m, r - mean - bu[u], n_movies) / (nm + reg_movie)
+        bu = np.bincount(u, r - mean - bm[m], n_users) / (nu + reg_user)
     return mean, bu, bm
 
 
@@ -165,10 +167,12 @@ class Blend:
         return out
 
 
-def _support(hybrid: np.ndarray, knn_baseline: np.ndarray, log_user: np.ndarray,
-             log_movie: np.ndarray) -> list[np.ndarray]:
-    return [hybrid, knn_baseline, log_user, log_movie, hybrid * log_user, hybrid * log_movie,
-            knn_baseline * log_movie]
+def _inputs(hybrid: np.ndarray, knn_baseline: np.ndarray, knn_residual: np.ndarray,
+            log_user: np.ndarray, log_movie: np.ndarray) -> list[np.ndarray]:
+    """The blend's inputs but the day effects, in :data:`FEATURES` order (pairs or matrices:
+    they broadcast)."""
+    return [hybrid, knn_baseline, knn_residual, log_user, log_movie, hybrid * log_user,
+            hybrid * log_movie, knn_baseline * log_movie]
 
 
 def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
@@ -197,8 +201,7 @@ def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
     knn_b = mean + bu[vu] + bm[vm] + neighbourhood(sims[0], fu, fm, base_residual, vu, vm,
                                                    neighbours)
     knn_r = neighbourhood(sims[1], fu, fm, net_residual, vu, vm, neighbours)
-    columns = _support(predict[is_val], knn_b, log_user[vu], log_movie[vm])
-    columns.insert(2, knn_r)
+    columns = _inputs(predict[is_val], knn_b, knn_r, log_user[vu], log_movie[vm])
     table = DayTable.fit(fu, day[fit_part], [net_residual, base_residual]) if day is not None \
         else DayTable(np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
     day_columns = (table.lookup(vu, day[is_val]) if day is not None
@@ -210,8 +213,7 @@ def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
     knn_b_all = (mean + bu[:, None] + bm[None, :] + neighbourhood(
         sims[0], fu, fm, base_residual, users, None, neighbours))
     knn_r_all = neighbourhood(sims[1], fu, fm, net_residual, users, None, neighbours)
-    parts = _support(full, knn_b_all, log_user[:, None], log_movie[None, :])
-    parts.insert(2, knn_r_all)
+    parts = _inputs(full, knn_b_all, knn_r_all, log_user[:, None], log_movie[None, :])
     blended = weights[0] + sum(w * p for w, p in zip(weights[1:], parts))
     correction = (blended - full).astype(np.float32)
     correction[0, :] = 0.0

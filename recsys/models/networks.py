@@ -149,6 +149,16 @@ class Factors:
     movie_vectors: np.ndarray
     movie_bias: np.ndarray
 
+    def pairs(self, global_mean: float, u: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """The mean prediction of (user, movie) position pairs."""
+        return (global_mean + self.user_bias[u] + self.movie_bias[m]
+                + np.einsum("ij,ij->i", self.user_vectors[u], self.movie_vectors[m]))
+
+    def matrix(self, global_mean: float, u: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """The mean prediction of users (positions) x movies (positions)."""
+        return (global_mean + self.user_bias[u][:, None] + self.movie_bias[movies][None]
+                + self.user_vectors[u] @ self.movie_vectors[movies].T)
+
     def as_arrays(self) -> dict[str, np.ndarray]:
         return {"user_vectors": self.user_vectors, "user_bias": self.user_bias,
                 "movie_vectors": self.movie_vectors, "movie_bias": self.movie_bias}

@@ -130,9 +130,7 @@ class Recommender:
         state = self.fitted
         if state.factors is None:
             return networks.predict(state.networks[0], u, m)
-        f = state.factors
-        out = (state.global_mean + f.user_bias[u] + f.movie_bias[m]
-               + np.einsum("ij,ij->i", f.user_vectors[u], f.movie_vectors[m]))
+        out = state.factors.pairs(state.global_mean, u, m)
         if state.blend is None:
             return out
         from recsys.models.blend import days
@@ -171,9 +169,7 @@ class Recommender:
         state = self.fitted
         movies = np.arange(1, state.movies.rows)
         if state.factors is not None:
-            f = state.factors
-            out = (state.global_mean + f.user_bias[u][:, None] + f.movie_bias[movies][None]
-                   + f.user_vectors[u] @ f.movie_vectors[movies].T)
+            out = state.factors.matrix(state.global_mean, u, movies)
             if blend and state.blend is not None:
                 out += state.blend.correction[u][:, 1:]
             return out

@@ -165,11 +165,8 @@ def fit_blend(config: ModelConfig, factors: Any, global_mean: float, u: np.ndarr
     from recsys.models import blend
 
     start = time.perf_counter()
-    f = factors
-    predict = (global_mean + f.user_bias[u] + f.movie_bias[m]
-               + np.einsum("ij,ij->i", f.user_vectors[u], f.movie_vectors[m]))
-    full = (global_mean + f.user_bias[:, None] + f.movie_bias[None, :]
-            + f.user_vectors @ f.movie_vectors.T)
+    predict = factors.pairs(global_mean, u, m)
+    full = factors.matrix(global_mean, np.arange(n_users), np.arange(n_movies))
     dated = (config.blend_days and "rated_at" in scores.columns
              and bool(scores["rated_at"].notna().all()))
     day = blend.days(scores["rated_at"]) if dated else None
