@@ -98,11 +98,10 @@ def neighbourhood(sim: np.ndarray, u: np.ndarray, m: np.ndarray, residual: np.nd
             continue
         s = np.maximum(sim[:, m[rows]] if query_movies is None
                        else sim[query_movies[queries]][:, m[rows]], 0.0)
-        values = np.broadcast_to(residual[rows], s.shape)
-        if s.shape[1] > neighbours:
-            top = np.argpartition(-s, neighbours - 1, axis=1)[:, :neighbours]
-            s, values = np.take_along_axis(s, top, 1), np.take_along_axis(values, top, 1)
-        estimate = (s * values).sum(1) / (s.sum(1) + 1e-9)
+        if s.shape[1] > neighbours:  # keep each row's `neighbours` largest (ties: all)
+            kth = -np.partition(-s, neighbours - 1, axis=1)[:, neighbours - 1:neighbours]
+            s = np.where(s >= kth, s, 0.0)
+        estimate = (s @ residual[rows]) / (s.sum(1) + 1e-9)
         if query_movies is None:
             out[queries[0]] = estimate
         else:
