@@ -11,6 +11,7 @@ more (the Netflix Prize lesson). Around the hybrid networks' prediction this add
 - **day effects** (timeSVD++'s user-day bias, Koren, 2009): the shrunk mean residual of the
   user's ratings on the same day, from both models. They apply when the rating's date is
   known (an evaluation's test ratings); a prediction "for now" has no such day and gets 0;
+- **item-based AutoRec** (:mod:`recsys.models.autorec`), a non-linear movie-side model;
 - support: log counts of the user's and the movie's ratings, and their products with the
   predictions (how much to trust each model depends on how much data it had).
 
@@ -28,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-#: The blend's inputs, in weight order (``day_*`` last: they are 0 without a date).
+#: The blend's inputs, in weight order: these, then one per further model (``others`` of
+#: :func:`fit`), then :data:`DAY_FEATURES` (last: they are 0 without a date).
 FEATURES = ("hybrid", "knn_baseline", "knn_residual", "log_user_count", "log_movie_count",
-            "hybrid_x_user_count", "hybrid_x_movie_count", "knn_baseline_x_movie_count",
-            "day_hybrid", "day_baseline")
+            "hybrid_x_user_count", "hybrid_x_movie_count", "knn_baseline_x_movie_count")
 DAY_FEATURES = ("day_hybrid", "day_baseline")
 SECONDS_PER_DAY = 86_400
 #: Shrinkage of similarities by the number of co-rating users, n / (n + SHRINK).
@@ -149,7 +150,8 @@ class Blend:
             day terms (row and column 0, the unknown user and movie: 0).
         days: the user-day residual table.
         day_weights: the blend's weights of the day features.
-        weights: every weight (intercept first, then :data:`FEATURES`), for the record.
+        weights: every weight (intercept, :data:`FEATURES`, further models, day features),
+            for the record.
     """
 
     correction: np.ndarray
@@ -168,15 +170,15 @@ class Blend:
 
 def _inputs(hybrid: np.ndarray, knn_baseline: np.ndarray, knn_residual: np.ndarray,
             log_user: np.ndarray, log_movie: np.ndarray) -> list[np.ndarray]:
-    """The blend's inputs but the day effects, in :data:`FEATURES` order (pairs or matrices:
-    they broadcast)."""
+    """The blend's own inputs, in :data:`FEATURES` order (pairs or matrices: they
+    broadcast)."""
     return [hybrid, knn_baseline, knn_residual, log_user, log_movie, hybrid * log_user,
             hybrid * log_movie, knn_baseline * log_movie]
 
 
 def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
         is_val: np.ndarray, predict: np.ndarray, full: np.ndarray, neighbours: int,
-        n_users: int, n_movies: int) -> Blend:
+        n_users: int, n_movies: int, others: tuple[np.ndarray, ...] = ()) -> Blend:
     """Fit the blend.
 
     Args:
@@ -185,6 +187,8 @@ def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
         predict: the networks' predictions of every training rating.
         full: the networks' predictions of every (user, movie) position pair.
         neighbours: how many similar movies the neighbourhood models read.
+        others: further models' predictions of every (user, movie) position pair, fitted on
+            the same part (e.g. :mod:`recsys.models.autorec`); one blend input each.
     """
     fit_part = ~is_val
     fu, fm, fr = u[fit_part], m[fit_part], r[fit_part].astype(np.float64)
@@ -201,6 +205,7 @@ def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
                                                    neighbours)
     knn_r = neighbourhood(sims[1], fu, fm, net_residual, vu, vm, neighbours)
     columns = _inputs(predict[is_val], knn_b, knn_r, log_user[vu], log_movie[vm])
+    columns += [other[vu, vm] for other in others]
     table = DayTable.fit(fu, day[fit_part], [net_residual, base_residual]) if day is not None \
         else DayTable(np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
     day_columns = (table.lookup(vu, day[is_val]) if day is not None
@@ -213,6 +218,7 @@ def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
         sims[0], fu, fm, base_residual, users, None, neighbours))
     knn_r_all = neighbourhood(sims[1], fu, fm, net_residual, users, None, neighbours)
     parts = _inputs(full, knn_b_all, knn_r_all, log_user[:, None], log_movie[None, :])
+    parts += list(others)
     blended = weights[0] + sum(w * p for w, p in zip(weights[1:], parts))
     correction = (blended - full).astype(np.float32)
     correction[0, :] = 0.0

@@ -58,6 +58,7 @@ class ModelConfig:
         blend_days: include the user-day effects in the blend (they apply when a rating's
             date is known).
         neighbours: how many similar movies the blend's neighbourhood models read.
+        autorec: include an item-based AutoRec in the blend (:mod:`recsys.models.autorec`).
         seed: seed for initialisation, shuffling and the validation slice.
     """
 
@@ -78,6 +79,7 @@ class ModelConfig:
     blend: bool = True
     blend_days: bool = True
     neighbours: int = 40
+    autorec: bool = True
     seed: int = 42
 
     def __post_init__(self) -> None:

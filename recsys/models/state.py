@@ -170,8 +170,15 @@ def fit_blend(config: ModelConfig, factors: Any, global_mean: float, u: np.ndarr
     dated = (config.blend_days and "rated_at" in scores.columns
              and bool(scores["rated_at"].notna().all()))
     day = blend.days(scores["rated_at"]) if dated else None
+    others: tuple[np.ndarray, ...] = ()
+    if config.autorec:
+        from recsys.models import autorec
+
+        keep = ~is_val
+        others = (autorec.fit_predict(u[keep], m[keep], r[keep], n_users, n_movies,
+                                      config.seed),)
     fitted = blend.fit(u, m, r, day, is_val, predict, full, config.neighbours, n_users,
-                       n_movies)
+                       n_movies, others)
     if report is not None:
         report(f"rating blend fitted in {time.perf_counter() - start:.1f} s")
     return fitted
