@@ -28,6 +28,7 @@ from recsys.models import ModelConfig, Recommender
 #: blend, what this benchmark measured as ``model`` until then).
 ABLATIONS = {
     "previous": {"blend": False},
+    "no_autorec": {"autorec": False},
     "no_day_effects": {"blend_days": False},
     "one_network": {"ensemble": 1},
 }
