@@ -52,9 +52,9 @@ class ModelConfig:
             standardised EASE scores in the ranking score (0: EASE alone).
         ensemble: number of hybrid networks trained with consecutive seeds and averaged
             (the reference model always trains one).
-        blend: combine the networks with a KNN-baseline, a neighbourhood model on their
-            residuals and day effects by a linear blend fitted on the validation slice
-            (:mod:`recsys.models.blend`; hybrid only).
+        blend: combine the networks with an item-based AutoRec, a KNN-baseline, a
+            neighbourhood model on their residuals and day effects by a linear blend fitted
+            on the validation slice (:mod:`recsys.models.blend`; hybrid only).
         blend_days: include the user-day effects in the blend (they apply when a rating's
             date is known).
         neighbours: how many similar movies the blend's neighbourhood models read.
