@@ -19,18 +19,27 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from recsys import datasets, registry
 from recsys import evaluation as ev
 from recsys.models import ModelConfig, Recommender
+from recsys.models.config import PREVIOUS
 
-#: Ablations: the model with one part taken away (``previous`` is the model before the rating
-#: blend, what this benchmark measured as ``model`` until then).
+#: Ablations trained apart: the model with one part taken away (``--no-refit`` skips them).
 ABLATIONS = {
-    "previous": {"blend": False},
     "no_autorec": {"autorec": False},
     "no_day_effects": {"blend_days": False},
     "one_network": {"ensemble": 1},
+}
+#: Ablations read off each fold's trained model (``Recommender.derived``, no training):
+#: ``previous`` is the model before the rating blend and the ranking ensemble, what this
+#: benchmark measured as ``model`` until then.
+DERIVED = {
+    "previous": PREVIOUS,
+    "no_ials": {"ials": 0},
+    "rating_not_liking": {"rank_liking": False, "rank_blend": 0.3},
+    "no_blend": {"blend": False},
 }
 
 
@@ -38,17 +47,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--skip-folds", action="store_true", help="only time training/serving")
+    parser.add_argument("--no-refit", action="store_true",
+                        help="leave out the ablations that need training of their own")
     args = parser.parse_args()
     data = datasets.load(Path(os.environ.get("RECSYS_DATA_DIR", "datasets"))).dataset
     config = ModelConfig()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; config: {config}\n")
     if not args.skip_folds:
-        folds(data, config, args.folds)
+        folds(data, config, args.folds, refit=not args.no_refit)
 
-    # the previous model first (same run, same machine state): what the blend costs
+    # the previous model first (same run, same machine state): what the ensembles cost
     start = time.perf_counter()
-    Recommender(dataclasses.replace(config, **ABLATIONS["previous"])).fit(data.scores, data)
+    Recommender(dataclasses.replace(config, **PREVIOUS)).fit(data.scores, data)
     previous_seconds = time.perf_counter() - start
     start = time.perf_counter()
     model = Recommender(config).fit(data.scores, data)
@@ -71,22 +82,33 @@ def main() -> None:
     print(f"| training on all {len(data.scores)} ratings ({config.ensemble} networks, "
           f"epochs {model.history.groupby('network').size().tolist()}) | "
           f"{train_seconds:.1f} s |")
-    print(f"| the same without the rating blend (previous model) | {previous_seconds:.1f} s |")
+    print(f"| the previous model (no rating blend, no iALS) | {previous_seconds:.1f} s |")
     print(f"| load a saved model | {load_seconds:.2f} s |")
     print(f"| recommend(user, k=10), median over {len(users)} users | "
           f"{statistics.median(latencies):.2f} ms |")
     print(f"| recommend(user, k=10), p99 | {latencies[int(0.99 * len(latencies))]:.2f} ms |")
 
 
-def folds(data: datasets.Dataset, config: ModelConfig, k: int) -> None:
+def folds(data: datasets.Dataset, config: ModelConfig, k: int, refit: bool = True) -> None:
     """Every scorer and ablation on the same k folds: means, standard deviations and paired
     per-fold differences of the model to the previous model and to the best baseline."""
     factories = registry.factories(config, tuple(registry.SCORERS))
-    for name, changes in ABLATIONS.items():
+    ablations = ABLATIONS if refit else {}
+    for name, changes in ablations.items():
         factories[name] = functools.partial(Recommender, dataclasses.replace(config, **changes))
+    derived: list[dict[str, object]] = []
+
+    def read_off(name: str, fold: int, scorer: ev.Scorer, train: pd.DataFrame,
+                 test: pd.DataFrame) -> None:
+        if name == "model" and isinstance(scorer, Recommender):
+            for other, changes in DERIVED.items():
+                metrics = ev.evaluate(scorer.derived(**changes), train, test, data, fit=False)
+                derived.append({"model": other, "fold": fold, **metrics})
+
     comparison = ev.compare(factories, ev.kfold(data.scores, k, seed=config.seed), data,
-                            progress=True)
-    per_fold = comparison.per_fold
+                            progress=True, on_fit=read_off)
+    per_fold = pd.concat([comparison.per_fold, pd.DataFrame(derived)], ignore_index=True)
+    comparison = ev.Comparison(per_fold)
     per_fold.to_csv(Path(tempfile.gettempdir()) / "recsys-bench-model-folds.csv", index=False)
     summary = comparison.summary()
     cols = ["rmse", "rmse_std", "mae", "precision@10", "recall@10", "ndcg@10", "ndcg@10_std",
@@ -105,8 +127,7 @@ def folds(data: datasets.Dataset, config: ModelConfig, k: int) -> None:
     print("|---|---|---|---|---|")
     model = per_fold[per_fold["model"] == "model"].set_index("fold")
     for metric, sign in (("rmse", -1), ("ndcg@10", 1), ("coverage", 1)):
-        for other in ("previous", *ABLATIONS.keys() - {"previous"},
-                      best.get(metric, best["ndcg@10"])):
+        for other in (*DERIVED, *ablations, best.get(metric, best["ndcg@10"])):
             theirs = per_fold[per_fold["model"] == other].set_index("fold")
             diff = (model[metric] - theirs[metric]).to_numpy()
             ahead = int((sign * diff > 0).sum())

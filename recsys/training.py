@@ -67,10 +67,11 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
 
         def measure_previous(name: str, fold: int, scorer: ev.Scorer, train: pd.DataFrame,
                              test: pd.DataFrame) -> None:
-            # the same networks without the rating blend: the model as it was before it
+            # the same networks without the rating blend and the ranking ensemble: the model
+            # as it was before them
             if (name == "model" and isinstance(scorer, Recommender)
-                    and scorer.fitted.blend is not None):
-                previous.update(ev.evaluate(scorer.without_blend(), train, test, data, k,
+                    and (scorer.fitted.blend is not None or scorer.fitted.ials is not None)):
+                previous.update(ev.evaluate(scorer.previous_model(), train, test, data, k,
                                             fit=False))
 
         comparison = ev.compare(factories(config, names, progress=progress),

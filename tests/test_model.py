@@ -152,7 +152,7 @@ def test_embeddings_are_keyed_by_database_id(model: Recommender,
     # dot product of the exported vectors is the interaction term of the networks' prediction
     # (the rating blend adds its correction on top of it)
     u, m = 4, int(movies.index[0])
-    raw = model.without_blend().raw_ratings([u], [m])[0]
+    raw = model.derived(blend=False).raw_ratings([u], [m])[0]
     assert raw != model.raw_ratings([u], [m])[0]
     state = model.fitted
     f = state.factors

@@ -1,11 +1,11 @@
 """Saving and loading a trained recommender as a versioned artifact, atomically.
 
 Layout: ``root/<version>/`` holding ``network_<i>.keras`` (the Keras networks), ``arrays.npz``
-(ids, side features, factors, training ratings, the rating blend), ``meta.json`` (config,
-vocabularies, metrics, data fingerprint, training history); ``root/LATEST`` names the newest
-version. The folder is written under a temporary name and renamed into place, so a reader
-never sees a half-written model; any damage found when loading is a
-:class:`~recsys.errors.ModelError`.
+(ids, side features, factors, training ratings, the rating blend, the iALS factors),
+``meta.json`` (config, vocabularies, metrics, data fingerprint, training history);
+``root/LATEST`` names the newest version. The folder is written under a temporary name and
+renamed into place, so a reader never sees a half-written model; any damage found when
+loading is a :class:`~recsys.errors.ModelError`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from recsys.errors import ModelError, ModelNotFound
 from recsys.features import FeatureEncoder
 from recsys.models.blend import Blend, DayTable
 from recsys.models.config import ModelConfig
+from recsys.models.ials import ImplicitFactors
 from recsys.models.ids import IdMap
 from recsys.models.ranker import Ranker
 from recsys.models.state import FittedModel, Seen, catalogue_fingerprint
@@ -49,6 +50,8 @@ def _arrays(state: FittedModel) -> dict[str, np.ndarray]:
                       blend_day_values=state.blend.days.values,
                       blend_day_weights=state.blend.day_weights,
                       blend_weights=state.blend.weights)
+    if state.ials is not None:
+        arrays.update(ials_users=state.ials.users, ials_movies=state.ials.movies)
     return arrays
 
 
@@ -146,7 +149,9 @@ def _state(path: Path, meta: dict[str, Any]) -> FittedModel:
                        float(meta["global_mean"]), arrays["user_side"], arrays["movie_side"],
                        seen, tuple(trained), factors, ranker, meta["fingerprint"],
                        pd.DataFrame(meta.get("history", {})), meta.get("fit_seconds"),
-                       tuple(meta.get("rating_range", (1.0, 5.0))), _blend(arrays))
+                       tuple(meta.get("rating_range", (1.0, 5.0))), _blend(arrays),
+                       ImplicitFactors(arrays["ials_users"], arrays["ials_movies"])
+                       if "ials_users" in arrays else None)
 
 
 def load(cls: type, path: Path) -> Any:

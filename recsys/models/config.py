@@ -30,6 +30,14 @@ MIN_EPOCHS = 3
 #: The rating blend's users x movies correction matrix and item-item similarities are dense:
 #: above this many ratings the networks' prediction is served alone (as the ensemble rule).
 BLEND_MAX_RATINGS = ENSEMBLE_MAX_RATINGS
+#: The ranking as it was before the iALS ensemble and the liking score (what the scale
+#: benchmarks at 1M-25M ratings measured, bench/RESULTS.md): above this many ratings the
+#: ranking score stays EASE + 0.3 x standardised predicted rating.
+RANKING_ENSEMBLE_MAX_RATINGS = ENSEMBLE_MAX_RATINGS
+PREVIOUS_RANKING: dict[str, Any] = {"ials": 0, "rank_liking": False, "rank_blend": 0.3}
+#: The model before this round's ensembles (no rating blend, the previous ranking): notebook
+#: 04 and bench/model.py compare against it.
+PREVIOUS: dict[str, Any] = {"blend": False, **PREVIOUS_RANKING}
 
 
 @dataclass
@@ -48,8 +56,16 @@ class ModelConfig:
         ranker_max_items: EASE covers this many of the most-rated movies (all of them in
             MovieLens 100K and 1M; its inverse is ranker_max_items^2 doubles).
         ranker_rating_weight: weight of a rating r in the EASE matrix is 1 + w * (r - 3).
-        rank_blend: weight of the user's standardised predicted ratings added to their
-            standardised EASE scores in the ranking score (0: EASE alone).
+        rank_blend: weight of the user's standardised liking scores (or predicted ratings,
+            see ``rank_liking``) added to their standardised EASE scores in the ranking
+            score (0: no rating part).
+        rank_liking: the rating part of the ranking score is the log-chance that the user
+            likes the movie, ``log sigmoid((r - 3.5) / 0.5)`` of the predicted rating ``r``
+            (what the evaluation counts as relevant: rated 4 or more); False: ``r`` itself
+            (the previous model).
+        ials: members of the iALS ranking model added to the ranking score (their scores
+            summed; 0: none; :mod:`recsys.models.ials`).
+        rank_ials: weight of the user's standardised iALS scores in the ranking score.
         ensemble: number of hybrid networks trained with consecutive seeds and averaged
             (the reference model always trains one).
         blend: combine the networks with an item-based AutoRec, a KNN-baseline, a
@@ -74,7 +90,10 @@ class ModelConfig:
     ranker_l2: float = 500.0
     ranker_max_items: int = 10_000
     ranker_rating_weight: float = 0.3
-    rank_blend: float = 0.3
+    rank_blend: float = 1.2
+    rank_liking: bool = True
+    ials: int = 5
+    rank_ials: float = 1.0
     ensemble: int = 3
     blend: bool = True
     blend_days: bool = True
@@ -107,6 +126,10 @@ class ModelConfig:
         if self.blend and n_ratings > BLEND_MAX_RATINGS:
             changes["blend"] = False
             notes.append(f"no rating blend: more than {BLEND_MAX_RATINGS:,} ratings")
+        if self.ials and n_ratings > RANKING_ENSEMBLE_MAX_RATINGS:
+            changes.update(PREVIOUS_RANKING)
+            notes.append("ranking by EASE and predicted rating, no iALS: more than "
+                         f"{RANKING_ENSEMBLE_MAX_RATINGS:,} ratings")
         steps = n_ratings * (1 - self.validation_fraction) / self.batch_size
         if steps > MAX_STEPS_PER_EPOCH:
             wanted = n_ratings * (1 - self.validation_fraction) / MAX_STEPS_PER_EPOCH

@@ -4,16 +4,17 @@ One trained :class:`Recommender` provides both jobs:
 
 - ``predict(user_ids, movie_ids)``: ratings clipped to [1, 5], from the hybrid networks
   (:mod:`recsys.models.networks`), served from their factors as NumPy arrays, plus the
-  rating blend's correction (:mod:`recsys.models.blend`: neighbourhood models and day
-  effects combined with the networks by weights fitted on held-out ratings). The ranking
-  score below reads the networks' ratings without it: with the blend, 5-fold NDCG@10 did not
-  move (-0.0004 +- 0.0009) and catalogue coverage fell by 0.003 (bench/RESULTS.md);
+  rating blend's correction (:mod:`recsys.models.blend`: an AutoRec, neighbourhood models and
+  day effects combined with the networks by weights fitted on held-out ratings);
 - ``recommend(user_id, k)`` and ``recommend_many(user_ids, k)``: the top-k unseen movies by a
-  ranking score: the rating-weighted EASE ranker (:mod:`recsys.models.ranker`) blended with
-  the predicted rating (both standardised per user, weight ``rank_blend``). Ranking all movies
-  by predicted rating alone ranks poorly (it ignores what people choose to watch); EASE
-  alone ignores how much they liked it. Users with no ratings get a cold-start list
-  (predicted rating from their side features, blended with popularity).
+  ranking score, a sum of three parts standardised per user: the rating-weighted EASE ranker
+  (:mod:`recsys.models.ranker`: what people choose to watch), the iALS ensemble
+  (:mod:`recsys.models.ials`: the same from a low-rank model, weight ``rank_ials``) and the
+  log-chance that the user likes the movie, from its predicted rating (weight
+  ``rank_blend``). Ranking all movies by predicted rating alone ranks poorly (it ignores what
+  people choose to watch); EASE alone ignores how much they liked it. Users with no ratings
+  get a cold-start list (predicted rating from their side features, blended with
+  popularity).
 
 The original course architecture is kept as ``kind="reference"`` so the notebooks can show
 the improvement. Internal positions never leave the models package: every argument and
@@ -36,7 +37,19 @@ from recsys.models import state as fitting
 from recsys.models.config import ModelConfig
 from recsys.models.state import FittedModel, catalogue_fingerprint
 from recsys.progress import Progress, reporter
+from recsys.rules import LIKED_RATING
 from recsys.topk import PairIndex, standardise, top_columns
+
+#: The liking score: log sigmoid((r - LIKING_THRESHOLD) / LIKING_SCALE) of a predicted rating
+#: r, the log-chance that it lands at 4 stars or more (the evaluation's relevant ratings;
+#: the scale was chosen on the benchmark's folds, bench/RESULTS.md).
+LIKING_THRESHOLD = LIKED_RATING - 0.5
+LIKING_SCALE = 0.5
+
+
+def liking(ratings: np.ndarray) -> np.ndarray:
+    """The log-chance that each predicted rating means the user likes the movie."""
+    return -np.logaddexp(0.0, -(ratings - LIKING_THRESHOLD) / LIKING_SCALE)
 
 RECOMMENDATION_COLUMNS = ["rank", "movie_id", "score", "predicted_rating"]
 
@@ -114,14 +127,34 @@ class Recommender:
         self.version = ""
         return self
 
-    def without_blend(self) -> Recommender:
-        """The same trained model with its networks' predictions alone (no rating blend):
-        the model as it was before the blend, for comparisons at no training cost."""
+    def derived(self, **changes: Any) -> Recommender:
+        """The same trained model with parts turned off or the ranking weights changed, at
+        no training cost (for comparisons): ``blend=False`` drops the rating blend,
+        ``ials=0`` the iALS ranking model; ``rank_blend``, ``rank_liking`` and ``rank_ials``
+        reweigh the ranking score. Anything else would need training: a ValueError."""
         import dataclasses
 
-        other = Recommender(dataclasses.replace(self.config, blend=False), self.progress)
-        other.state = dataclasses.replace(self.fitted, blend=None)
+        allowed = {"blend", "ials", "rank_blend", "rank_liking", "rank_ials"}
+        if set(changes) - allowed:
+            raise ValueError(f"{sorted(set(changes) - allowed)} cannot change without "
+                             f"training; derived() takes {sorted(allowed)}")
+        if changes.get("blend", False) or changes.get("ials", 0):
+            raise ValueError("derived() can turn the blend or iALS off, not on")
+        state = self.fitted
+        other = Recommender(dataclasses.replace(self.config, **changes), self.progress)
+        other.state = dataclasses.replace(
+            state, config=other.config,
+            blend=None if "blend" in changes else state.blend,
+            ials=None if "ials" in changes else state.ials)
         return other
+
+    def previous_model(self) -> Recommender:
+        """The model as it was before this round's ensembles, from the same networks: no
+        rating blend, ranked by EASE and 0.3 x the standardised predicted rating
+        (:data:`recsys.models.config.PREVIOUS`)."""
+        from recsys.models.config import PREVIOUS
+
+        return self.derived(**PREVIOUS)
 
     # -- ratings -------------------------------------------------------------------------------
     def _ratings(self, u: np.ndarray, m: np.ndarray, at: Any = None) -> np.ndarray:
@@ -163,14 +196,14 @@ class Recommender:
         """
         return np.clip(self.raw_ratings(user_ids, movie_ids, at), *self.rating_range)
 
-    def _rating_matrix(self, u: np.ndarray, blend: bool = True) -> np.ndarray:
-        """Predicted ratings (unclipped) of users (positions) for every catalogue movie
-        (``blend`` False: the networks' alone, what the ranking score reads)."""
+    def _rating_matrix(self, u: np.ndarray) -> np.ndarray:
+        """Predicted ratings (unclipped, for no particular day) of users (positions) for
+        every catalogue movie."""
         state = self.fitted
         movies = np.arange(1, state.movies.rows)
         if state.factors is not None:
             out = state.factors.matrix(state.global_mean, u, movies)
-            if blend and state.blend is not None:
+            if state.blend is not None:
                 out += state.blend.correction[u][:, 1:]
             return out
         return self._ratings(np.repeat(u, len(movies)), np.tile(movies, len(u))).reshape(
@@ -183,9 +216,12 @@ class Recommender:
         if self.config.kind == "reference":
             return ratings.copy()  # the original ranked every movie by predicted rating
         scores = state.ranker.scores(u)
+        # every part standardised per user, so a weight means the same for everyone
         if self.config.rank_blend:
-            # both parts standardised per user, so the weight means the same for everyone
-            scores = standardise(scores) + self.config.rank_blend * standardise(ratings)
+            rating_part = liking(ratings) if self.config.rank_liking else ratings
+            scores = standardise(scores) + self.config.rank_blend * standardise(rating_part)
+        if state.ials is not None and self.config.rank_ials:
+            scores = scores + self.config.rank_ials * standardise(state.ials.scores(u))
         cold = ~state.ranker.has_history(u)
         if cold.any():
             popularity = standardise(state.ranker.popularity[None, 1:])
@@ -196,12 +232,13 @@ class Recommender:
         """Ranking scores (higher is better) of every catalogue movie for each user.
 
         Columns follow :attr:`movie_ids`. The reference model ranks by predicted rating, as the
-        original did. Otherwise, users with training ratings: rating-weighted EASE
-        (+ ``rank_blend`` x standardised predicted rating). Users without: cold-start score,
-        standardised predicted rating + standardised log popularity.
+        original did. Otherwise, users with training ratings: standardised rating-weighted
+        EASE + ``rank_blend`` x standardised liking score + ``rank_ials`` x standardised
+        iALS score. Users without: cold-start score, standardised predicted rating +
+        standardised log popularity.
         """
         u = self.fitted.users.positions(user_ids)
-        return self._scores(u, self._rating_matrix(u, blend=False))
+        return self._scores(u, self._rating_matrix(u))
 
     def is_cold(self, user_id: int) -> bool:
         """True when the model has no training ratings for this user."""
@@ -272,10 +309,8 @@ class Recommender:
         for start in range(0, len(ids), batch):
             users = ids[start:start + batch]
             u = state.users.positions(users)
-            ratings = self._rating_matrix(u, blend=False)
+            ratings = self._rating_matrix(u)
             scores = self._scores(u, ratings)
-            if state.blend is not None:  # ranked as above, reported with the blend
-                ratings += state.blend.correction[u][:, 1:]
             if exclude_seen:
                 scores[state.ranker.seen_mask(u)] = -np.inf
             if excluded is not None:

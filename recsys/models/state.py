@@ -21,6 +21,7 @@ from recsys.errors import ModelError
 from recsys.features import FeatureEncoder
 from recsys.models.blend import Blend
 from recsys.models.config import ModelConfig
+from recsys.models.ials import ImplicitFactors
 from recsys.models.ids import IdMap
 from recsys.models.ranker import Ranker
 
@@ -54,6 +55,7 @@ class FittedModel:
         rating_range: lowest and highest rating of the dataset's scale (predictions are
             clipped to it).
         blend: the rating blend added to the networks' prediction (None: networks alone).
+        ials: the iALS factors the ranking score adds (None: EASE and ratings alone).
     """
 
     config: ModelConfig
@@ -72,6 +74,7 @@ class FittedModel:
     fit_seconds: float | None = None
     rating_range: tuple[float, float] = (1.0, 5.0)
     blend: Blend | None = None
+    ials: ImplicitFactors | None = None
 
 
 def fingerprint(scores: pd.DataFrame) -> str:
@@ -150,11 +153,21 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
                      if factors is not None and config.blend and is_val.any() else None)
     ranker = Ranker.fit(u, m, r, users.rows, movies.rows, config.ranker_l2,
                         config.ranker_rating_weight, config.ranker_max_items)
+    implicit_factors = None
+    if config.kind == "hybrid" and config.ials > 0:
+        from recsys.models import ials
+
+        started = time.perf_counter()
+        implicit_factors = ials.fit(u, m, users.rows, movies.rows, config.ials, config.seed)
+        if report is not None:
+            report(f"iALS ranking model ({config.ials} x {ials.FACTORS} factors) fitted in "
+                   f"{time.perf_counter() - started:.1f} s")
     seen = Seen(u.astype(np.int32), m.astype(np.int32), r.astype(np.float32))
     return FittedModel(config, users, movies, encoder, global_mean, user_side, movie_side,
                        seen, tuple(trained), factors, ranker, fingerprint(scores), history,
                        time.perf_counter() - start,
-                       (data.info.rating_scale.low, data.info.rating_scale.high), fitted_blend)
+                       (data.info.rating_scale.low, data.info.rating_scale.high), fitted_blend,
+                       implicit_factors)
 
 
 def fit_blend(config: ModelConfig, factors: Any, global_mean: float, u: np.ndarray,
