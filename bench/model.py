@@ -3,6 +3,7 @@ data (the same folds for all), paired per-fold differences, training time on all
 ratings, and the latency of `recommend` for one user once loaded.
 
 Usage: RECSYS_DATA_DIR=../shared/datasets .venv/bin/python bench/model.py [--folds 5]
+       [--no-refit] [--split-seed 7] [--skip-folds]
 Prints markdown tables; paste them into bench/RESULTS.md.
 """
 
@@ -47,6 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--skip-folds", action="store_true", help="only time training/serving")
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="seed of the folds (default: the model's seed, 42); another seed "
+                             "checks that choices made on the usual folds carry over")
     parser.add_argument("--no-refit", action="store_true",
                         help="leave out the ablations that need training of their own")
     args = parser.parse_args()
@@ -55,7 +59,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; config: {config}\n")
     if not args.skip_folds:
-        folds(data, config, args.folds, refit=not args.no_refit)
+        split_seed = config.seed if args.split_seed is None else args.split_seed
+        folds(data, config, args.folds, split_seed, refit=not args.no_refit)
 
     # the previous model first (same run, same machine state): what the ensembles cost
     start = time.perf_counter()
@@ -89,7 +94,8 @@ def main() -> None:
     print(f"| recommend(user, k=10), p99 | {latencies[int(0.99 * len(latencies))]:.2f} ms |")
 
 
-def folds(data: datasets.Dataset, config: ModelConfig, k: int, refit: bool = True) -> None:
+def folds(data: datasets.Dataset, config: ModelConfig, k: int, split_seed: int,
+          refit: bool = True) -> None:
     """Every scorer and ablation on the same k folds: means, standard deviations and paired
     per-fold differences of the model to the previous model and to the best baseline."""
     factories = registry.factories(config, tuple(registry.SCORERS))
@@ -105,7 +111,7 @@ def folds(data: datasets.Dataset, config: ModelConfig, k: int, refit: bool = Tru
                 metrics = ev.evaluate(scorer.derived(**changes), train, test, data, fit=False)
                 derived.append({"model": other, "fold": fold, **metrics})
 
-    comparison = ev.compare(factories, ev.kfold(data.scores, k, seed=config.seed), data,
+    comparison = ev.compare(factories, ev.kfold(data.scores, k, seed=split_seed), data,
                             progress=True, on_fit=read_off)
     per_fold = pd.concat([comparison.per_fold, pd.DataFrame(derived)], ignore_index=True)
     comparison = ev.Comparison(per_fold)
@@ -113,7 +119,7 @@ def folds(data: datasets.Dataset, config: ModelConfig, k: int, refit: bool = Tru
     summary = comparison.summary()
     cols = ["rmse", "rmse_std", "mae", "precision@10", "recall@10", "ndcg@10", "ndcg@10_std",
             "hit_rate@10", "coverage", "fit_seconds"]
-    print(f"\n{k}-fold means (same folds for every model, seed {config.seed}):\n")
+    print(f"\n{k}-fold means (same folds for every model, split seed {split_seed}):\n")
     print("| model | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     for name, row in summary.iterrows():
