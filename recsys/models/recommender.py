@@ -215,11 +215,11 @@ class Recommender:
         state = self.fitted
         if self.config.kind == "reference":
             return ratings.copy()  # the original ranked every movie by predicted rating
-        scores = state.ranker.scores(u)
         # every part standardised per user, so a weight means the same for everyone
+        scores = standardise(state.ranker.scores(u))
         if self.config.rank_blend:
             rating_part = liking(ratings) if self.config.rank_liking else ratings
-            scores = standardise(scores) + self.config.rank_blend * standardise(rating_part)
+            scores += self.config.rank_blend * standardise(rating_part)
         if state.ials is not None and self.config.rank_ials:
             scores = scores + self.config.rank_ials * standardise(state.ials.scores(u))
         cold = ~state.ranker.has_history(u)
