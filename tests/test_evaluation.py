@@ -88,3 +88,31 @@ def test_baselines_order_on_synthetic_data(synthetic: datasets.Dataset) -> None:
     popularity = ev.evaluate(ev.Popularity(), train, test, synthetic)
     assert math.isnan(ease["rmse"]) and ease["ndcg@10"] > 0
     assert 0 < popularity["coverage"] <= 1
+
+
+def test_ease_baseline_is_sparse_and_covers_the_most_rated_movies(
+        synthetic: datasets.Dataset) -> None:
+    """The EASE baseline matches the dense formula on the movies it covers and scores the
+    rest 0, so that it runs at 62,000 movies (a dense users x movies matrix would not)."""
+    import numpy as np
+
+    from recsys.models.ranker import ease_weights
+
+    train, _ = ev.random_holdout(synthetic.scores, 0.2, seed=0)
+    full = ev.EASE(l2=50).fit(train, synthetic)
+    top = ev.EASE(l2=50, max_items=20).fit(train, synthetic)
+    users = np.sort(train["user_id"].unique())[:5]
+    dense = np.zeros((len(full._user_ids), len(full.movie_ids)))
+    dense[full._pos(full.user_pos, train["user_id"]),
+          full._pos(full.movie_pos, train["movie_id"])] = 1.0
+    rows = dense[full._pos(full.user_pos, users)]
+    np.testing.assert_allclose(full.score_items(users), rows @ ease_weights(dense, 50),
+                               rtol=1e-4, atol=1e-5)
+    counts = dense.sum(axis=0)
+    assert len(top.items) == 20 and counts[top.items].min() >= np.delete(counts, top.items).max()
+    scores = top.score_items(users)
+    assert np.all(np.delete(scores, top.items, axis=1) == 0)
+    np.testing.assert_allclose(scores[:, top.items],
+                               rows[:, top.items] @ ease_weights(dense[:, top.items], 50),
+                               rtol=1e-4, atol=1e-5)
+    assert np.all(top.score_items(np.array([10**9])) == 0)  # a user never seen
