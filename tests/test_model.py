@@ -42,6 +42,8 @@ def test_same_seed_same_model_other_seed_other_model(
     again = Recommender(FAST).fit(split[0], data)
     np.testing.assert_array_equal(model.predict(test["user_id"], test["movie_id"]),
                                   again.predict(test["user_id"], test["movie_id"]))
+    users = np.sort(test["user_id"].unique())  # the ranking too (EASE, iALS, liking)
+    np.testing.assert_array_equal(model.score_items(users), again.score_items(users))
     other = Recommender(dataclasses.replace(FAST, seed=8)).fit(split[0], data)
     assert not np.allclose(model.predict(test["user_id"], test["movie_id"]),
                            other.predict(test["user_id"], test["movie_id"]))
