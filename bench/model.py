@@ -25,7 +25,7 @@ import pandas as pd
 from recsys import datasets, registry
 from recsys import evaluation as ev
 from recsys.models import ModelConfig, Recommender
-from recsys.models.config import PREVIOUS
+from recsys.models.config import PREVIOUS, PREVIOUS_RANKING
 
 #: Ablations trained apart: the model with one part taken away (``--no-refit`` skips them).
 ABLATIONS = {
@@ -39,7 +39,8 @@ ABLATIONS = {
 DERIVED = {
     "previous": PREVIOUS,
     "no_ials": {"ials": 0},
-    "rating_not_liking": {"rank_liking": False, "rank_blend": 0.3},
+    # the rating part as before (0.3 x rating), iALS kept
+    "rating_not_liking": {k: v for k, v in PREVIOUS_RANKING.items() if k != "ials"},
     "no_blend": {"blend": False},
 }
 
