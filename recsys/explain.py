@@ -53,23 +53,28 @@ class Explainer:
         if not liked:
             return [dict(popular) for _ in movie_ids]
         known = [m for m in movie_ids if m in rows]
-        similarity = (matrix[[rows[m] for m in known]]
-                      @ matrix[[rows[m] for m, _ in liked]].T) if known else None
         position = {m: i for i, m in enumerate(known)}
+        best: list[int] = []
+        best_similarity: list[float] = []
+        if known:  # one product and one argmax for every recommended movie at once
+            similarity = (matrix[[rows[m] for m in known]]
+                          @ matrix[[rows[m] for m, _ in liked]].T)
+            picked = similarity.argmax(axis=1)
+            best = picked.tolist()
+            best_similarity = similarity[np.arange(len(known)), picked].tolist()
         out: list[dict[str, Any]] = []
         for movie_id in movie_ids:
-            if similarity is None or movie_id not in position:
+            at = position.get(movie_id)
+            if at is None:
                 out.append({"text": "recommended by the model", "because_movie_id": None,
                             "similarity": None})
                 continue
-            sims = similarity[position[movie_id]]
-            best = int(np.argmax(sims))
-            because, rating = liked[best]
+            because, rating = liked[best[at]]
             title = titles.get(because, f"movie {because}")
             out.append({"text": f"because you rated {title} {rating}/5 "
-                                f"(similarity {sims[best]:.2f})",
+                                f"(similarity {best_similarity[at]:.2f})",
                         "because_movie_id": int(because),
-                        "similarity": round(float(sims[best]), 4)})
+                        "similarity": round(best_similarity[at], 4)})
         return out
 
 

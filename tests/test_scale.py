@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from recsys import batch, datasets, db, embeddings
+from recsys import evaluation as ev
 from recsys.errors import UsageError
 from recsys.models import ModelConfig
+from recsys.models.ranker import search_l2
 from recsys.schema import Prediction
 from recsys.sharding import Shard
 from recsys.vectors.local import LocalVectorStore
@@ -162,7 +164,27 @@ def test_scale_rules_leave_movielens_100k_alone_and_adapt_larger_data() -> None:
     assert not big.blend and config.blend
     # the ranking as the scale benchmarks measured it: EASE + 0.3 x rating, no iALS
     assert (big.ials, big.rank_liking, big.rank_blend) == (0, False, 0.3) and config.ials
-    assert big.learning_rate > config.learning_rate and len(notes) == 6
+    assert big.ranker_l2_search and not config.ranker_l2_search
+    assert big.learning_rate > config.learning_rate and len(notes) == 7
     assert 3 <= big.max_epochs < config.max_epochs
     steps = 25_000_000 * (1 - config.validation_fraction) / big.batch_size
     assert steps <= 1_000 or big.batch_size == 16_384
+
+
+def test_the_ease_lambda_search_measures_what_the_evaluation_measures() -> None:
+    """With unweighted ratings the search's NDCG@10 for each lambda is the evaluation's
+    NDCG@10 of the EASE baseline on the same split, and it keeps the best lambda."""
+    data = datasets.synthetic(n_users=300, n_movies=150, ratings_per_user=30, seed=3)
+    scores = data.scores
+    is_val = np.random.default_rng(0).random(len(scores)) < 0.2
+    u, m = scores["user_id"].to_numpy(), scores["movie_id"].to_numpy()
+    r = scores["rating"].to_numpy(np.float32)
+    grid = (1.0, 50.0, 2_000.0)
+    chosen, found = search_l2(u, m, r, is_val, int(u.max()) + 1, int(m.max()) + 1, 0.0,
+                              grid=grid)
+    assert list(found) == list(grid) and chosen == max(found, key=found.__getitem__)
+    train, test = scores[~is_val], scores[is_val]
+    for l2, ndcg in found.items():
+        measured = ev.evaluate(ev.EASE(l2), train, test, data)["ndcg@10"]
+        assert ndcg == pytest.approx(measured, abs=1e-9), l2
+    assert len(set(found.values())) > 1  # the lambdas rank differently here

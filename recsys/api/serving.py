@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from recsys.api.rows import UserRows
 from recsys.data.titles import display_year
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
@@ -67,13 +68,17 @@ class Snapshot:
     #: largest score id applied, and ids above it already applied by this process
     last_score_id: int = 0
     noted: set[int] = field(default_factory=set)
-    #: compact: movies, users and movie statistics only; each user's ratings and stored
-    #: predictions are read per request (what keeps the API's memory bounded at scale)
+    #: compact: each user's ratings and stored predictions are slices of flat arrays
+    #: (``rows``) instead of the dictionaries above (what keeps the API's memory bounded at
+    #: scale); :meth:`for_user` gives one user's view either way
     compact: bool = False
+    rows: UserRows | None = None
 
     def add_rating(self, user_id: int, movie_id: int, rating: float) -> None:
         """Apply one new rating (idempotence is the caller's job: see ``noted``)."""
-        if not self.compact:
+        if self.rows is not None:
+            self.rows.add(user_id, movie_id, rating)
+        else:
             self._add_user_rating(user_id, movie_id, rating)
         info = self.movies.get(movie_id)
         if info is not None:
@@ -87,6 +92,20 @@ class Snapshot:
             # best rating first, newest first within a rating
             position = bisect.bisect_left([-r for _, r in liked], -rating)
             liked.insert(position, (movie_id, rating))
+
+    def for_user(self, user_id: int) -> Snapshot:
+        """The snapshot the recommendations of one user read: this one, or (compact) a
+        snapshot of that user's rows built from the arrays."""
+        if self.rows is None:
+            return self
+        one = Snapshot(users={user_id} & self.users)
+        rated, liked, predictions = self.rows.of(user_id)
+        if rated:
+            one.rated[user_id] = rated
+        if liked:
+            one.liked[user_id] = liked
+        one.predictions[user_id] = predictions
+        return one
 
 
 class ResponseCache:
@@ -158,17 +177,20 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None) -> Snapshot
                                           m.release_date, m.imdb_url, genres.get(m.id, []))
         snap.users = set(conn.execute(select(User.id)).scalars())
         if snap.compact:
-            for movie, count, total, last in conn.execute(
-                    select(Score.movie_id, func.count(), func.sum(Score.rating),
-                           func.max(Score.id)).group_by(Score.movie_id)):
+            snap.rows, scores = UserRows.read(engine)
+            stats = scores.groupby("movie_id").agg(count=("rating", "size"),
+                                                   total=("rating", "sum"))
+            for movie, count, total in zip(stats.index.tolist(), stats["count"].tolist(),
+                                           stats["total"].tolist()):
                 info = snap.movies.get(movie)
                 if info is not None:
-                    info.ratings, info.rating_sum = int(count), total or 0
-                snap.last_score_id = max(snap.last_score_id, int(last))
+                    info.ratings, info.rating_sum = int(count), _rating_value(total)
+            snap.last_score_id = int(scores["id"].max()) if len(scores) else 0
             return snap
         for score_id, user, movie, rating in conn.execute(
                 select(Score.id, Score.user_id, Score.movie_id, Score.rating)
-                .order_by(Score.user_id, Score.rating.desc(), Score.rated_at.desc())):
+                .order_by(Score.user_id, Score.rating.desc(), Score.rated_at.desc(),
+                          Score.id.desc())):
             snap.rated.setdefault(user, set()).add(movie)
             if rating >= LIKED_RATING:
                 snap.liked.setdefault(user, []).append((movie, rating))
@@ -184,6 +206,11 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None) -> Snapshot
             snap.predictions.setdefault(row.user_id, []).append(
                 (row.movie_id, row.predicted_rating, row.score, row.model_version))
     return snap
+
+
+def _rating_value(total: float) -> float | int:
+    """A sum of ratings as the database returns it (whole when whole)."""
+    return int(total) if float(total).is_integer() else float(total)
 
 
 def settle_garbage_collector() -> None:
@@ -359,7 +386,8 @@ def user_snapshot(engine_or_session: Any, user_id: int) -> Snapshot:
     snap.users = {user_id}
     for movie, rating in run(select(Score.movie_id, Score.rating)
                              .where(Score.user_id == user_id)
-                             .order_by(Score.rating.desc(), Score.rated_at.desc())):
+                             .order_by(Score.rating.desc(), Score.rated_at.desc(),
+                                       Score.id.desc())):
         snap.rated.setdefault(user_id, set()).add(movie)
         if rating >= LIKED_RATING:
             snap.liked.setdefault(user_id, []).append((movie, rating))
@@ -386,5 +414,6 @@ def movie_infos(engine_or_session: Any, movie_ids: list[int],
         for movie_id, count, total in run(select(Score.movie_id, func.count(), func.sum(
                 Score.rating)).where(Score.movie_id.in_(movie_ids)).group_by(Score.movie_id)):
             if movie_id in out:
-                out[movie_id].ratings, out[movie_id].rating_sum = int(count), int(total or 0)
+                out[movie_id].ratings, out[movie_id].rating_sum = int(count), _rating_value(
+                    total or 0)
     return out

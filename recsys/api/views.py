@@ -330,10 +330,7 @@ class RecommendationsView(MethodView):
 
         if cache is not None and snap is not None and user_id in snap.users:
             key = ("recommendations", user_id, k, cache.generation("user", user_id))
-            if snap.compact:  # the user's rows from the database, movies from memory
-                return _cached(key, lambda: build(user_snapshot(svc.session(), user_id),
-                                                  snap.movies))
-            return _cached(key, lambda: build(snap, snap.movies))
+            return _cached(key, lambda: build(snap.for_user(user_id), snap.movies))
         one = user_snapshot(svc.session(), user_id)
         if user_id not in one.users:
             abort(404, message=f"user {user_id} does not exist")

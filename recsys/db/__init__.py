@@ -30,6 +30,7 @@ from recsys.db.engine import (
     session_factory,
     session_scope,
 )
+from recsys.db.export import read_table
 from recsys.db.loading import SOURCE_TABLES, IngestReport, TableChange, ingest
 from recsys.db.queries import genres_by_movie
 from recsys.errors import DatabaseError
@@ -151,21 +152,15 @@ def read_dataset(engine: Engine) -> Dataset:
     return finalise(persons, users, workers, movies, scores, info)
 
 
-def read_scores(engine: Engine, chunk: int = 500_000) -> pd.DataFrame:
+SCORE_DTYPES = {"id": "int64", "user_id": "int64", "movie_id": "int64", "rating": "float64",
+                "rated_at": "datetime64[ns]"}
+
+
+def read_scores(engine: Engine) -> pd.DataFrame:
     """Every rating (id, user_id, movie_id, rating, rated_at), tens of millions included:
-    COPY into a temporary file read by Arrow on PostgreSQL, chunks on SQLite; never one
-    Python object per row."""
-    if engine.dialect.name == "postgresql":
-        return _copy_scores(engine)
-    stmt = select(Score.id, Score.user_id, Score.movie_id, Score.rating, Score.rated_at)
-    parts = []
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True).execute(stmt)
-        while rows := result.fetchmany(chunk):
-            parts.append(pd.DataFrame(rows, columns=SCORE_COLUMNS))
-    if not parts:
-        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in SCORE_DTYPES.items()})
-    return pd.concat(parts, ignore_index=True).astype(SCORE_DTYPES)
+    COPY read by Arrow on PostgreSQL, the driver's cursor in chunks on SQLite; never one
+    Python object per row (:func:`recsys.db.export.read_table`)."""
+    return read_table(engine, Score.__tablename__, SCORE_DTYPES)
 
 
 def rated_pairs(engine: Engine, where: Any = None, chunk: int = 500_000) -> pd.DataFrame:
@@ -195,30 +190,3 @@ def rated_pairs(engine: Engine, where: Any = None, chunk: int = 500_000) -> pd.D
     return pd.DataFrame({"user_id": pairs[:, 0], "movie_id": pairs[:, 1]})
 
 
-SCORE_COLUMNS = ["id", "user_id", "movie_id", "rating", "rated_at"]
-SCORE_DTYPES = {"id": "int64", "user_id": "int64", "movie_id": "int64", "rating": "float64",
-                "rated_at": "datetime64[ns]"}
-
-
-def _copy_scores(engine: Engine) -> pd.DataFrame:
-    import tempfile
-
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    with tempfile.TemporaryFile() as buffer:
-        raw = engine.raw_connection()
-        cursor = raw.cursor()
-        try:  # a constant statement: nothing from input
-            cursor.copy_expert(f"COPY (SELECT {', '.join(SCORE_COLUMNS)} FROM scores) "
-                               "TO STDOUT WITH (FORMAT csv)", buffer)
-        finally:
-            cursor.close()
-            raw.close()
-        buffer.seek(0)
-        types = {"id": pa.int64(), "user_id": pa.int64(), "movie_id": pa.int64(),
-                 "rating": pa.float64(), "rated_at": pa.timestamp("us")}
-        table = pacsv.read_csv(buffer, read_options=pacsv.ReadOptions(
-            column_names=SCORE_COLUMNS), convert_options=pacsv.ConvertOptions(
-            column_types=types))
-    return table.to_pandas().astype(SCORE_DTYPES)

@@ -34,6 +34,11 @@ BLEND_MAX_RATINGS = ENSEMBLE_MAX_RATINGS
 #: benchmarks at 1M-25M ratings measured, bench/RESULTS.md): above this many ratings the
 #: ranking score stays EASE + 0.3 x standardised predicted rating.
 RANKING_ENSEMBLE_MAX_RATINGS = ENSEMBLE_MAX_RATINGS
+#: Above this many ratings EASE's lambda is chosen on the validation slice
+#: (:data:`recsys.models.ranker.L2_GRID`): the best value grows with the ratings per movie,
+#: and the slice is large enough to choose on (25,000 ratings and more; at MovieLens 100K
+#: its 5,000 would be noise, and 500 was chosen there by 5-fold measurements).
+L2_SEARCH_MIN_RATINGS = ENSEMBLE_MAX_RATINGS
 PREVIOUS_RANKING: dict[str, Any] = {"ials": 0, "rank_liking": False, "rank_blend": 0.3}
 #: The model before this round's ensembles (no rating blend, the previous ranking): notebook
 #: 04 and bench/model.py compare against it.
@@ -52,7 +57,9 @@ class ModelConfig:
         max_epochs, patience: early stopping on the validation slice (best weights restored).
         validation_fraction: share of training ratings held out for early stopping.
         implicit: include the SVD++-style implicit term.
-        ranker_l2: EASE regularisation.
+        ranker_l2: EASE regularisation (the value chosen, after a search).
+        ranker_l2_search: choose ``ranker_l2`` on the validation slice among
+            :data:`recsys.models.ranker.L2_GRID` (a scale rule turns it on).
         ranker_max_items: EASE covers this many of the most-rated movies (all of them in
             MovieLens 100K and 1M; its inverse is ranker_max_items^2 doubles).
         ranker_rating_weight: weight of a rating r in the EASE matrix is 1 + w * (r - 3).
@@ -88,6 +95,7 @@ class ModelConfig:
     validation_fraction: float = 0.05
     implicit: bool = True
     ranker_l2: float = 500.0
+    ranker_l2_search: bool = False
     ranker_max_items: int = 10_000
     ranker_rating_weight: float = 0.3
     rank_blend: float = 1.2
@@ -130,6 +138,10 @@ class ModelConfig:
             changes.update(PREVIOUS_RANKING)
             notes.append("ranking by EASE and predicted rating, no iALS: more than "
                          f"{RANKING_ENSEMBLE_MAX_RATINGS:,} ratings")
+        if not self.ranker_l2_search and n_ratings > L2_SEARCH_MIN_RATINGS:
+            changes["ranker_l2_search"] = True
+            notes.append("EASE lambda chosen on the validation slice: more than "
+                         f"{L2_SEARCH_MIN_RATINGS:,} ratings")
         steps = n_ratings * (1 - self.validation_fraction) / self.batch_size
         if steps > MAX_STEPS_PER_EPOCH:
             wanted = n_ratings * (1 - self.validation_fraction) / MAX_STEPS_PER_EPOCH

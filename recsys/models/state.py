@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from recsys.models.blend import Blend
 from recsys.models.config import ModelConfig
 from recsys.models.ials import ImplicitFactors
 from recsys.models.ids import IdMap
-from recsys.models.ranker import Ranker
+from recsys.models.ranker import Ranker, search_l2
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,16 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
     fitted_blend = (fit_blend(config, factors, global_mean, u, m, r, scores, is_val,
                               users.rows, movies.rows, report)
                      if factors is not None and config.blend and is_val.any() else None)
+    if config.ranker_l2_search and is_val.any():
+        started = time.perf_counter()
+        l2, tried = search_l2(u, m, r, is_val, users.rows, movies.rows,
+                              config.ranker_rating_weight, config.ranker_max_items,
+                              seed=config.seed)
+        config = replace(config, ranker_l2=l2)
+        if report is not None:
+            shown = ", ".join(f"{value:g}: {ndcg:.4f}" for value, ndcg in tried.items())
+            report(f"EASE lambda {l2:g} chosen on the validation slice (NDCG@10 {shown}) in "
+                   f"{time.perf_counter() - started:.1f} s")
     ranker = Ranker.fit(u, m, r, users.rows, movies.rows, config.ranker_l2,
                         config.ranker_rating_weight, config.ranker_max_items)
     implicit_factors = None
