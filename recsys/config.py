@@ -37,9 +37,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "RECSYS_OPENSEARCH_VERIFY_CERTS": ("true", "verify OpenSearch TLS certificates"),
     "RECSYS_SEED": ("42", "seed for every random choice (splits, initialisation, sampling)"),
     "RECSYS_API_REFRESH_SECONDS": ("2", "how often the API's read model checks for changes"),
-    "RECSYS_API_MEMORY_RATINGS": ("2000000", "up to this many ratings the API holds every "
-                                  "user's ratings and predictions in memory; above, it reads "
-                                  "them per request (bounded memory at scale)"),
+    "RECSYS_API_MEMORY_RATINGS": ("100000000", "up to this many ratings the API holds every "
+                                  "user's ratings and stored predictions in memory (flat "
+                                  "arrays above 2M: 8 bytes per rating); above, it reads them "
+                                  "per request (memory bounded by the catalogue)"),
     "RECSYS_NOTEBOOKS_DIR": ("<repo>/notebooks", "where `recsys pipeline` finds the notebooks"),
     "RECSYS_PG_BIN": ("Debian layout", "(tests, benchmarks) folder with initdb and pg_ctl"),
 }
@@ -72,7 +73,8 @@ class Settings:
             connection to OpenSearch when that backend is chosen.
         seed: global random seed.
         api_refresh_seconds: how often the API's read model looks for changes.
-        api_memory_ratings: above this many ratings the read model keeps no per-user rows.
+        api_memory_ratings: above this many ratings the read model keeps no per-user rows
+            (they are read per request).
     """
 
     data_dir: Path

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from recsys import datasets, db
+from recsys.db.notify import ChangeListener
 from recsys.schema import Movie, Score
 
 REAL_COUNTS = {"persons": 943, "users": 943, "workers": 15, "genres": 19, "movies": 1682,
@@ -119,3 +120,42 @@ def test_cli_reports_missing_data_without_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "personas.csv is missing" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_postgres_tells_listeners_about_every_change(loaded: Engine) -> None:
+    """PostgreSQL notifies the API's read model of a committed change to a table it mirrors
+    (whoever writes, whatever the statement); nothing is heard while nothing changes or
+    before the commit. SQLite has no notifications: the read model counts rows instead."""
+    listener = ChangeListener.open(loaded)
+    if loaded.dialect.name != "postgresql":
+        assert listener is None
+        return
+    assert listener is not None
+    try:
+        assert not listener.changed()
+        with loaded.connect() as conn:
+            conn.execute(text("UPDATE scores SET rating = 3 WHERE id = "
+                              "(SELECT min(id) FROM scores)"))
+            assert not listener.changed()  # not committed yet
+            conn.commit()
+        assert _heard(listener)
+        assert not listener.changed()
+        with loaded.begin() as conn:
+            conn.execute(text("DELETE FROM predictions"))
+        assert _heard(listener)
+        with loaded.begin() as conn:  # a table the read model does not mirror
+            conn.execute(text("UPDATE persons SET full_name = 'x' WHERE id = 1"))
+        assert not _heard(listener, seconds=0.5)
+    finally:
+        listener.close()
+
+
+def _heard(listener: ChangeListener, seconds: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if listener.changed():
+            return True
+        time.sleep(0.05)
+    return False

@@ -106,34 +106,44 @@ def test_compact_read_model_answers_as_the_complete_one(loaded: Engine,
 
     world = serve_world(loaded, api_data, api_model, tmp_path)
     apps = {}
-    for name, limit in (("complete", 10**9), ("compact", 0)):
+    # Python objects per user; flat arrays; rows read from the database per request
+    for name, limit in (("complete", 10**9), ("arrays", 10**9), ("compact", 0)):
         settings = dataclasses.replace(world["settings"], api_memory_ratings=limit)
         apps[name] = create_app(**{**world, "settings": settings})
+    arrays = apps["arrays"].extensions["recsys"].cache
+    arrays.object_ratings, arrays.snapshot = 0, None
+    arrays.refresh()
     try:
         clients = {name: app.test_client() for name, app in apps.items()}
         compact_snapshot = apps["compact"].extensions["recsys"].cache.snapshot
-        assert compact_snapshot.compact and not compact_snapshot.rated
+        assert compact_snapshot.per_request and not compact_snapshot.rated
+        assert arrays.snapshot.rows is not None and not arrays.snapshot.rated
+        assert arrays.snapshot.rows.nbytes > 0 and not arrays.snapshot.per_request
         assert not apps["complete"].extensions["recsys"].cache.snapshot.compact
         paths = [f"/recommendations?user_id={u}&k=5" for u in api_data.users["id"].head(8)]
         paths += [f"/movies/{m}" for m in api_data.movies["id"].head(8)]
         paths += ["/recommendations?user_id=500&k=5", "/recommendations?user_id=99999&k=5"]
         for path in paths:
             answers = {n: c.get(path) for n, c in clients.items()}
-            assert answers["compact"].status_code == answers["complete"].status_code, path
-            assert answers["compact"].get_json() == answers["complete"].get_json(), path
-        # a new rating reaches both: the movie's statistics and the user's list
+            for name in ("arrays", "compact"):
+                assert answers[name].status_code == answers["complete"].status_code, path
+                assert answers[name].get_json() == answers["complete"].get_json(), path
+        # a new rating reaches all three: the movie's statistics, the user's list and the
+        # movies the reasons come from
         user = int(api_data.users["id"].iloc[0])
         top = clients["compact"].get(f"/recommendations?user_id={user}&k=5").get_json()
         first = top["recommendations"][0]["movie_id"]
         posted = clients["compact"].post("/scores", json={"user_id": user, "movie_id": first,
                                                           "rating": 5})
         assert posted.status_code == 201, posted.get_json()
+        after = {}
         for name, app in apps.items():
             app.extensions["recsys"].cache.refresh()
-            after = clients[name].get(f"/recommendations?user_id={user}&k=5").get_json()
-            assert first not in [r["movie_id"] for r in after["recommendations"]], name
+            after[name] = clients[name].get(f"/recommendations?user_id={user}&k=5").get_json()
+            assert first not in [r["movie_id"] for r in after[name]["recommendations"]], name
+        assert after["arrays"] == after["compact"] == after["complete"]
         movie = {n: c.get(f"/movies/{first}").get_json() for n, c in clients.items()}
-        assert movie["compact"] == movie["complete"]
+        assert movie["arrays"] == movie["compact"] == movie["complete"]
         with loaded.connect() as conn:
             from recsys.schema import Score
 

@@ -6,8 +6,10 @@ endpoints need in memory: movies, stored predictions, and each user's rated and 
 movies, plus the serialised responses it has already built. They stay current because
 
 - writes made through this API (``POST /scores``) update the read model at once;
-- a background thread compares cheap fingerprints of the tables (row counts, largest ids,
-  model version) every ``refresh_seconds``: new ratings appended since the last look (by any
+- a background thread compares fingerprints of the tables (row counts, largest ids, model
+  version) every ``refresh_seconds`` (on PostgreSQL only after the tables' triggers notified a
+  change, :mod:`recsys.db.notify`: counting millions of rows in every worker every 2 s costs
+  the database more than the requests do): new ratings appended since the last look (by any
   process) are applied incrementally, in milliseconds; anything else (an ingest, a batch
   prediction, a deletion) reloads the whole snapshot, built outside the lock and swapped in;
 - a vector index rebuilt on disk (``recsys index``) changes the key of cached similar-movie
@@ -35,6 +37,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from recsys.api.rows import UserRows
 from recsys.data.titles import display_year
+from recsys.db.notify import ChangeListener
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
 from recsys.schema import Movie, Prediction, Score, User
@@ -68,11 +71,16 @@ class Snapshot:
     #: largest score id applied, and ids above it already applied by this process
     last_score_id: int = 0
     noted: set[int] = field(default_factory=set)
-    #: compact: each user's ratings and stored predictions are slices of flat arrays
-    #: (``rows``) instead of the dictionaries above (what keeps the API's memory bounded at
-    #: scale); :meth:`for_user` gives one user's view either way
+    #: compact: the dictionaries above stay empty; each user's ratings and stored
+    #: predictions are slices of flat arrays (``rows``, :meth:`for_user`), or, past
+    #: ``RECSYS_API_MEMORY_RATINGS``, read from the database per request (``rows`` None)
     compact: bool = False
     rows: UserRows | None = None
+
+    @property
+    def per_request(self) -> bool:
+        """Each user's rows are read from the database per request."""
+        return self.compact and self.rows is None
 
     def add_rating(self, user_id: int, movie_id: int, rating: float) -> None:
         """Apply one new rating (idempotence is the caller's job: see ``noted``)."""
@@ -163,12 +171,25 @@ def consistent(engine: Engine) -> Connection:
     return conn
 
 
-def load_snapshot(engine: Engine, memory_ratings: int | None = None) -> Snapshot:
-    """Read everything the hot endpoints need: with more than ``memory_ratings`` ratings, a
-    compact snapshot (movies with their statistics, user ids) whose per-user rows the
-    endpoints read per request."""
+#: With change notifications (PostgreSQL, :mod:`recsys.db.notify`) the tables are counted
+#: only after a notification, and this often anyway, in case one was lost.
+SAFETY_CHECK_SECONDS = 600.0
+
+#: Up to this many ratings the read model holds each user's rows as Python sets and lists
+#: (about 100 bytes per rating, the fastest to read); above, as flat arrays (:mod:`rows`).
+OBJECT_RATINGS = 2_000_000
+
+
+def load_snapshot(engine: Engine, memory_ratings: int | None = None,
+                  object_ratings: int = OBJECT_RATINGS) -> Snapshot:
+    """Read everything the hot endpoints need. Each user's ratings and stored predictions:
+    as Python objects up to ``object_ratings`` ratings, as flat arrays up to
+    ``memory_ratings``, and above that not at all (the endpoints read them per request:
+    memory bounded by the catalogue and the user ids)."""
     snap = Snapshot(fingerprint=fingerprint(engine))
-    snap.compact = memory_ratings is not None and snap.fingerprint[0] > memory_ratings
+    ratings = snap.fingerprint[0]
+    per_request = memory_ratings is not None and ratings > memory_ratings
+    snap.compact = per_request or ratings > object_ratings
     with engine.connect() as conn:
         genres = genres_by_movie(conn)
         for m in conn.execute(select(Movie.id, Movie.title, Movie.release_date,
@@ -176,6 +197,15 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None) -> Snapshot
             snap.movies[m.id] = MovieInfo(m.title, display_year(m.title, m.release_date),
                                           m.release_date, m.imdb_url, genres.get(m.id, []))
         snap.users = set(conn.execute(select(User.id)).scalars())
+        if per_request:
+            for movie, count, total, last in conn.execute(
+                    select(Score.movie_id, func.count(), func.sum(Score.rating),
+                           func.max(Score.id)).group_by(Score.movie_id)):
+                info = snap.movies.get(movie)
+                if info is not None:
+                    info.ratings, info.rating_sum = int(count), _rating_value(total or 0)
+                snap.last_score_id = max(snap.last_score_id, int(last))
+            return snap
         if snap.compact:
             snap.rows, scores = UserRows.read(engine)
             stats = scores.groupby("movie_id").agg(count=("rating", "size"),
@@ -234,8 +264,8 @@ class ServingCache:
     Args:
         engine: the database.
         refresh_seconds: how often the background thread checks for changes (0: never).
-        memory_ratings: above this many ratings the snapshot is compact (per-user rows are
-            read per request); None: always complete.
+        memory_ratings: above this many ratings per-user rows are read per request (see
+            :func:`load_snapshot`); None: always in memory.
         store_version: returns a value that changes when the vector indexes are rebuilt.
         on_tick: called first on every refresh; True means cached answers are outdated (a
             newly trained model was loaded).
@@ -247,6 +277,7 @@ class ServingCache:
                  memory_ratings: int | None = None) -> None:
         self.engine = engine
         self.memory_ratings = memory_ratings
+        self.object_ratings = OBJECT_RATINGS
         self.check_seconds = 0.0
         self.refresh_seconds = refresh_seconds
         self.store_version = store_version or (lambda: None)
@@ -259,6 +290,7 @@ class ServingCache:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
+        self._listener: ChangeListener | None = None
 
     @property
     def ready(self) -> bool:
@@ -274,6 +306,9 @@ class ServingCache:
     def start(self) -> ServingCache:
         """Load now (best effort: a database that is down leaves the cache empty and the
         endpoints on their database path) and keep refreshing in the background."""
+        if self.refresh_seconds > 0 and self._thread is None:
+            # listening before the first load: nothing committed after it goes unheard
+            self._listener = ChangeListener.open(self.engine)
         self.refresh()
         if self.refresh_seconds > 0 and self._thread is None:
             self._thread = threading.Thread(target=self._loop, daemon=True,
@@ -285,8 +320,16 @@ class ServingCache:
         self._stop.set()
 
     def _loop(self) -> None:
+        last_check = time.monotonic()
         while not self._stop.wait(self.interval()):
-            self.refresh()
+            listener = self._listener
+            due = (listener is None or listener.changed()
+                   or time.monotonic() - last_check > SAFETY_CHECK_SECONDS)
+            if due:
+                last_check = time.monotonic()
+            self.refresh(database=due)
+        if self._listener is not None:
+            self._listener.close()
 
     def interval(self) -> float:
         """Seconds until the next check: ``refresh_seconds``, or 20 times what the last
@@ -305,12 +348,15 @@ class ServingCache:
                 log.info("read model refresh works again")
         self._last_error = problem
 
-    def refresh(self) -> bool:
-        """Bring the read model up to date; True when anything changed."""
+    def refresh(self, database: bool = True) -> bool:
+        """Bring the read model up to date; True when anything changed. ``database`` False:
+        only the model and the vector indexes are looked at (no change was notified)."""
         try:
             if self.on_tick():  # e.g. a newly trained model: cached answers are outdated
                 self.responses.clear()
             self.store_key = self.store_version()
+            if not database:
+                return False
             with consistent(self.engine) as conn:
                 started = time.perf_counter()
                 current = fingerprint(conn)
@@ -324,7 +370,7 @@ class ServingCache:
                     self._report(None)
                     return True
             started = time.perf_counter()
-            fresh = load_snapshot(self.engine, self.memory_ratings)
+            fresh = load_snapshot(self.engine, self.memory_ratings, self.object_ratings)
         except Exception as exc:  # noqa: BLE001 - a failed refresh keeps serving the last one
             self._report(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             return False

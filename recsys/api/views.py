@@ -330,6 +330,9 @@ class RecommendationsView(MethodView):
 
         if cache is not None and snap is not None and user_id in snap.users:
             key = ("recommendations", user_id, k, cache.generation("user", user_id))
+            if snap.per_request:  # the user's rows from the database, movies from memory
+                return _cached(key, lambda: build(user_snapshot(svc.session(), user_id),
+                                                  snap.movies))
             return _cached(key, lambda: build(snap.for_user(user_id), snap.movies))
         one = user_snapshot(svc.session(), user_id)
         if user_id not in one.users:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from recsys.datasets import Dataset
 from recsys.db import info as described
+from recsys.db import notify
 from recsys.db.bulk import bulk_insert, ensure_identities, sync_identity
 from recsys.db.engine import (
     begin_write,
@@ -56,10 +57,11 @@ __all__ = ["SOURCE_TABLES", "IngestReport", "TableChange", "begin_write", "bulk_
 
 def create_schema(engine: Engine) -> None:
     """Create every table and index that does not exist yet (and give id columns of older
-    PostgreSQL databases their identity)."""
+    PostgreSQL databases their identity, and the change-notifying triggers)."""
     Base.metadata.create_all(engine)
     with engine.begin() as conn:
         ensure_identities(conn)
+        notify.install(conn)  # PostgreSQL: the API hears about changes (recsys.db.notify)
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
