@@ -18,7 +18,7 @@ from recsys.schema import Base
 
 #: Arrow's types for the pandas dtypes the readers ask for.
 _ARROW = {"int64": "int64", "int32": "int32", "float64": "float64", "float32": "float32",
-          "datetime64[ns]": "timestamp[us]", "object": "string", "category": "string"}
+          "datetime64[ns]": "timestamp[us]", "object": "string"}
 
 
 def read_table(engine: Engine, name: str, dtypes: dict[str, str],
@@ -42,7 +42,10 @@ def _copy_out(engine: Engine, table: Table, dtypes: dict[str, str]) -> pd.DataFr
     quote = engine.dialect.identifier_preparer.quote
     statement = (f"COPY (SELECT {', '.join(quote(c) for c in dtypes)} FROM "
                  f"{quote(table.name)}) TO STDOUT WITH (FORMAT csv)")
-    types = {c: pa.type_for_alias(_ARROW[str(t)]) for c, t in dtypes.items()}
+    # strings wanted as categories stay dictionary-encoded: millions of repeated model
+    # versions become small integer codes, never one Python string each
+    types = {c: pa.dictionary(pa.int32(), pa.string()) if str(t) == "category"
+             else pa.type_for_alias(_ARROW[str(t)]) for c, t in dtypes.items()}
     with tempfile.TemporaryFile() as buffer:
         raw = engine.raw_connection()
         cursor = raw.cursor()
