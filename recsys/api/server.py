@@ -20,8 +20,23 @@ from waitress import serve
 from waitress.server import create_server
 
 
+def one_numeric_thread() -> None:
+    """Keep NumPy's BLAS (and OpenMP) to one thread in this serving process.
+
+    A request's vector search or explanation is one small product; BLAS would split the
+    larger ones (62,000 movie vectors) over threads that then wait for cores already busy
+    with the other workers, the database and the clients. Measured beside a busy core: knn
+    over 62,423 vectors p50 5.7 ms with the default threads, 1.4 ms with one
+    (bench/RESULTS.md, "Scale"). Parallelism comes from worker processes instead.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
 def run(app: Any, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> None:
     """Serve ``app`` with waitress until interrupted."""
+    one_numeric_thread()
     print(f"Serving the recsys API on http://{host}:{port} (Swagger UI at /swagger)",
           flush=True)
     serve(app, host=host, port=port, threads=threads, connection_limit=512,
@@ -44,7 +59,8 @@ def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000
             for key, value in options.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> Any:
+        def load(self) -> Any:  # in each worker, after the fork
+            one_numeric_thread()
             return create_app(settings)
 
     print(f"Serving the recsys API on http://{host}:{port} with {workers} gunicorn workers "
