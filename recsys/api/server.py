@@ -65,6 +65,7 @@ def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000
 
     print(f"Serving the recsys API on http://{host}:{port} with {workers} gunicorn workers "
           "(Swagger UI at /swagger)", flush=True)
+    one_numeric_thread()  # before the fork too: a worker's BLAS starts from the master's
     Application().run()
 
 

@@ -7,7 +7,10 @@ renamed into place, so a reader never sees half an index.
 Search is exact (one matrix-vector product) up to ``exact_limit`` vectors, which for the
 1,682 movies is a fraction of a millisecond; above it, a faiss HNSW graph (inner product on
 normalised vectors for cosine) answers in well under a millisecond at a million vectors, with
-the recall measured in bench/vectors.py.
+the recall measured in bench/vectors.py. The limit is 20,000: the exact product reads every
+vector (8 MB at MovieLens 25M's 62,423 movies), which under an API's load on 2 cores cost
+2-3 ms a query and held /similar_movies to about 250 requests per second (bench/RESULTS.md,
+"Scale").
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from recsys.vectors.base import (
     matches,
 )
 
-EXACT_LIMIT = 100_000
+EXACT_LIMIT = 20_000
 
 
 class _Index:
