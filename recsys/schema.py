@@ -53,6 +53,14 @@ NAMING_CONVENTION = {
 }
 
 
+def whole_if_whole(value: Any) -> Any:
+    """A rating (or a sum of ratings) as the database reads it back: an ``int`` when it is
+    whole, else a ``float``; None stays None."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
 class Rating(TypeDecorator[float]):
     """A rating stored as a float (whole or half stars); read back as an ``int`` when it is
     whole, so whole-star data reads exactly as it was written on every dialect."""
@@ -61,9 +69,7 @@ class Rating(TypeDecorator[float]):
     cache_ok = True
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
-        if value is not None and float(value).is_integer():
-            return int(value)
-        return value
+        return whole_if_whole(value)
 
 
 class Base(DeclarativeBase):

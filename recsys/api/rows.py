@@ -25,19 +25,13 @@ from sqlalchemy import Engine
 
 from recsys.db.export import group_bounds, read_table
 from recsys.rules import LIKED_RATING
-from recsys.schema import Prediction, Score
+from recsys.schema import Prediction, Score, whole_if_whole
 
 SCORE_COLUMNS = {"id": "int64", "user_id": "int64", "movie_id": "int32", "rating": "float32",
                  "rated_at": "datetime64[ns]"}
 PREDICTION_COLUMNS = {"user_id": "int64", "movie_id": "int32", "rank": "int32",
                       "predicted_rating": "float64", "score": "float64",
                       "model_version": "category"}
-
-
-def _rating(value: float) -> float | int:
-    """A rating as the ORM reads it back: an ``int`` when whole (see ``schema.Rating``)."""
-    value = float(value)
-    return int(value) if value.is_integer() else value
 
 
 @dataclass
@@ -120,7 +114,8 @@ class UserRows:
         movies = self.rated_movie[mine].tolist()
         values = self.rated_value[mine]
         n_liked = int(np.searchsorted(-values, -LIKED_RATING, side="right"))
-        liked = [(m, _rating(r)) for m, r in zip(movies[:n_liked], values[:n_liked].tolist())]
+        liked = [(m, whole_if_whole(r))
+                 for m, r in zip(movies[:n_liked], values[:n_liked].tolist())]
         rated = set(movies)
         for movie, rating in self.added.get(user_id, []):
             rated.add(movie)

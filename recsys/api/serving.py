@@ -40,7 +40,7 @@ from recsys.data.titles import display_year
 from recsys.db.notify import ChangeListener
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
-from recsys.schema import Movie, Prediction, Score, User
+from recsys.schema import Movie, Prediction, Score, User, whole_if_whole
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None,
                            func.max(Score.id)).group_by(Score.movie_id)):
                 info = snap.movies.get(movie)
                 if info is not None:
-                    info.ratings, info.rating_sum = int(count), _rating_value(total or 0)
+                    info.ratings, info.rating_sum = int(count), whole_if_whole(total or 0)
                 snap.last_score_id = max(snap.last_score_id, int(last))
             return snap
         if snap.compact:
@@ -214,7 +214,7 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None,
                                            stats["total"].tolist()):
                 info = snap.movies.get(movie)
                 if info is not None:
-                    info.ratings, info.rating_sum = int(count), _rating_value(total)
+                    info.ratings, info.rating_sum = int(count), whole_if_whole(total)
             snap.last_score_id = int(scores["id"].max()) if len(scores) else 0
             return snap
         for score_id, user, movie, rating in conn.execute(
@@ -236,11 +236,6 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None,
             snap.predictions.setdefault(row.user_id, []).append(
                 (row.movie_id, row.predicted_rating, row.score, row.model_version))
     return snap
-
-
-def _rating_value(total: float) -> float | int:
-    """A sum of ratings as the database returns it (whole when whole)."""
-    return int(total) if float(total).is_integer() else float(total)
 
 
 def settle_garbage_collector() -> None:
@@ -460,6 +455,6 @@ def movie_infos(engine_or_session: Any, movie_ids: list[int],
         for movie_id, count, total in run(select(Score.movie_id, func.count(), func.sum(
                 Score.rating)).where(Score.movie_id.in_(movie_ids)).group_by(Score.movie_id)):
             if movie_id in out:
-                out[movie_id].ratings, out[movie_id].rating_sum = int(count), _rating_value(
+                out[movie_id].ratings, out[movie_id].rating_sum = int(count), whole_if_whole(
                     total or 0)
     return out
