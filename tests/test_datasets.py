@@ -244,3 +244,25 @@ def test_convert_ml100k_produces_valid_course_tables(tmp_path: Path) -> None:
     assert persons.loc[1, "birth_year"] == 1974 and persons.loc[3, "zip_code"] == "T8H1N"
     assert (result.dataset.users["occupation"] == "ITBA").sum() == 1
     assert result.dataset.movies.set_index("id").loc[2, "genres"] == ["Action"]
+
+
+def test_atomic_write_replaces_whole_with_the_users_permissions(tmp_path: Path) -> None:
+    """The written file has 0666 less the umask (as any file the user writes), replaces the
+    old one whole, and a failed write leaves the old file and no temporary file behind."""
+    import os
+    import stat
+
+    from recsys.data.tables import atomic_write_text
+
+    path = tmp_path / "sub" / "metrics.json"
+    previous = os.umask(0o027)
+    try:
+        atomic_write_text(path, "first")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        atomic_write_text(path, "second ñ")
+        with pytest.raises(TypeError):
+            atomic_write_text(path, 42)  # type: ignore[arg-type]
+    finally:
+        os.umask(previous)
+    assert path.read_text(encoding="utf-8") == "second ñ"
+    assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]

@@ -9,7 +9,7 @@ back, so ``load -> save -> load`` gives identical tables.
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,13 +208,18 @@ def finalise(persons: pd.DataFrame, users: pd.DataFrame, workers: pd.DataFrame,
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place, readable
-    as any file the user writes (temporary files are created private: 0600)."""
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place: a reader
+    sees the old file or the new one, never half of it. The temporary file is created with
+    mode 0666 less the process's umask, as any file the user writes (the kernel applies the
+    umask: nothing here changes it, so other threads are unaffected), and removed if the
+    write fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp",
-                                     encoding="utf-8", newline="") as tmp:
-        tmp.write(text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp.name, 0o666 & ~umask)
-    Path(tmp.name).replace(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with open(descriptor, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
