@@ -1,10 +1,9 @@
 """A real, local OpenSearch node for tests, benchmarks and users without Docker.
 
-OpenSearch publishes its minimal distribution and its plugins on Maven Central; this module
-fetches them once with Maven (``mvn dependency:copy``) into a cache outside the repository,
-assembles a node (the distribution, the ``lang-painless`` module the k-NN plugin extends, built
-from its jars, and the k-NN, job-scheduler and ML Commons plugins; the security plugin for the
-secured variant), and runs it bound to 127.0.0.1 on free ports with a small heap.
+The node is assembled once from OpenSearch's artifacts on Maven Central
+(:mod:`recsys.testing.opensearch_dist`: the distribution, lang-painless, k-NN, job-scheduler
+and ML Commons; the security plugin for the secured variant); this module runs it bound to
+127.0.0.1 on free ports with a small heap.
 
 - :class:`OpenSearchNode`: start, wait for green, restart, stop (tests use it as a context
   manager); the secured variant turns TLS on with generated demo certificates and an admin
@@ -30,157 +29,26 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import zipfile
 from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
+from recsys.testing.opensearch_dist import (
+    VERSION,
+    OpenSearchUnavailable,
+    as_root,
+    cache_dir,
+    java_home,
+    prepare,
+)
 from recsys.testing.ports import free_port
 
-VERSION = "2.19.1"
-PLUGIN_VERSION = f"{VERSION}.0"
-DISTRIBUTION = f"org.opensearch.distribution.integ-test-zip:opensearch:{VERSION}:zip"
-#: Plugins in installation order (a plugin's parent first), by name.
-PLUGINS = {name: f"org.opensearch.plugin:{artifact}:{PLUGIN_VERSION}:zip" for name, artifact in (
-    ("opensearch-job-scheduler", "opensearch-job-scheduler"),
-    ("opensearch-knn", "opensearch-knn"), ("opensearch-ml", "opensearch-ml-plugin"),
-    ("opensearch-security", "opensearch-security"))}
-#: lang-painless is a module of the full distribution, published as jars: the module is
-#: assembled from them (the k-NN plugin extends it).
-PAINLESS_JARS = [f"org.opensearch.plugin:lang-painless:{VERSION}:jar",
-                 f"org.opensearch.plugin:opensearch-scripting-painless-spi:{VERSION}:jar",
-                 "org.antlr:antlr4-runtime:4.13.1:jar", "org.ow2.asm:asm:9.7:jar",
-                 "org.ow2.asm:asm-util:9.7:jar", "org.ow2.asm:asm-tree:9.7:jar",
-                 "org.ow2.asm:asm-commons:9.7:jar", "org.ow2.asm:asm-analysis:9.7:jar"]
-PAINLESS_DESCRIPTOR = f"""description=An easy, safe and fast scripting language for OpenSearch
-version={VERSION}
-name=lang-painless
-classname=org.opensearch.painless.PainlessPlugin
-java.version=11
-opensearch.version={VERSION}
-extended.plugins=
-has.native.controller=false
-"""
-PAINLESS_POLICY = """grant {
-  // needed to generate runtime classes
-  permission java.lang.RuntimePermission "createClassLoader";
-  // needed to find the classloader to load whitelisted classes from
-  permission java.lang.RuntimePermission "getClassLoader";
-};
-"""
+__all__ = ["VERSION", "OpenSearchNode", "OpenSearchUnavailable", "cache_dir", "prepare",
+           "start_detached", "stop_detached"]
+
 RUN_AS = "opensearch"
 HEAP_MB = 512
 ADMIN_USER = "admin"
-
-
-class OpenSearchUnavailable(RuntimeError):
-    """The node could not be obtained or started; the message says why and what to do."""
-
-
-def cache_dir() -> Path:
-    """Where downloads and assembled nodes are kept: ``RECSYS_CACHE_DIR``, else
-    ``/var/cache/recsys`` as root (readable by the node's user), else ``~/.cache/recsys``."""
-    if os.environ.get("RECSYS_CACHE_DIR"):
-        root = Path(os.environ["RECSYS_CACHE_DIR"])
-    elif _as_root():
-        root = Path("/var/cache/recsys")
-    else:
-        root = Path.home() / ".cache" / "recsys"
-    return root / "opensearch"
-
-
-def java_home() -> str:
-    """The JDK to run OpenSearch 2.x with (Java 17: ``OPENSEARCH_JAVA_HOME``, ``JAVA_HOME``, or
-    the system's)."""
-    for name in ("OPENSEARCH_JAVA_HOME", "JAVA_HOME"):
-        if os.environ.get(name):
-            return os.environ[name]
-    java = shutil.which("java")
-    if java is None:
-        raise OpenSearchUnavailable("no Java found: install OpenJDK 17 or set JAVA_HOME")
-    return str(Path(os.path.realpath(java)).parent.parent)
-
-
-def _as_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-# -- obtaining and assembling --------------------------------------------------------------------
-
-
-def fetch(artifact: str, into: Path) -> Path:
-    """One Maven artifact (``group:name:version:packaging``) copied into ``into`` (once)."""
-    group, name, version, packaging = artifact.split(":")
-    target = into / f"{name}-{version}.{packaging}"
-    if target.is_file():
-        return target
-    if shutil.which("mvn") is None:
-        raise OpenSearchUnavailable("Maven (mvn) is needed to fetch OpenSearch from Maven "
-                                    "Central: apt-get install maven")
-    into.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={artifact}",
-                           f"-DoutputDirectory={into}"], capture_output=True, text=True,
-                          timeout=1800)
-    if done.returncode != 0 or not target.is_file():
-        reason = next((line for line in done.stdout.splitlines() if "ERROR" in line),
-                      done.stderr.strip()[-300:] or "no output")
-        raise OpenSearchUnavailable(f"could not fetch {artifact} from Maven Central "
-                                    f"(offline?): {reason}")
-    return target
-
-
-def _assemble(home: Path, downloads: Path, plugins: list[str]) -> None:
-    """Unpack the distribution into ``home``, add lang-painless, install ``plugins``."""
-    with zipfile.ZipFile(fetch(DISTRIBUTION, downloads)) as archive:
-        archive.extractall(home.parent)
-    (home.parent / f"opensearch-{VERSION}").rename(home)
-    for script in (home / "bin").iterdir():
-        script.chmod(0o755)
-    painless = home / "modules" / "lang-painless"
-    painless.mkdir(parents=True)
-    for jar in PAINLESS_JARS:
-        shutil.copy2(fetch(jar, downloads / "painless"), painless)
-    (painless / "plugin-descriptor.properties").write_text(PAINLESS_DESCRIPTOR)
-    (painless / "plugin-security.policy").write_text(PAINLESS_POLICY)
-    env = {**os.environ, "JAVA_HOME": java_home()}
-    for name in plugins:
-        zip_path = fetch(PLUGINS[name], downloads)
-        done = subprocess.run([str(home / "bin" / "opensearch-plugin"), "install", "--batch",
-                               zip_path.as_uri()], env=env, capture_output=True, text=True,
-                              timeout=600)
-        if done.returncode != 0:
-            raise OpenSearchUnavailable(f"installing {name} failed: {done.stderr[-500:]}")
-
-
-def prepare(security: bool = False) -> Path:
-    """The assembled node for this flavour (k-NN and ML Commons, plus security), built once
-    in the cache and reused."""
-    flavour = "secure" if security else "plain"
-    home = cache_dir() / f"opensearch-{VERSION}-{flavour}"
-    if (home / ".ready").is_file():
-        return home
-    plugins = ["opensearch-job-scheduler", "opensearch-knn", "opensearch-ml"]
-    if security:
-        plugins.append("opensearch-security")
-    building = Path(tempfile.mkdtemp(prefix=f".{flavour}-", dir=_mkdir(cache_dir())))
-    try:
-        _assemble(building / "home", cache_dir() / "downloads", plugins)
-        (building / "home" / ".ready").write_text(VERSION + "\n")
-        shutil.rmtree(home, ignore_errors=True)
-        (building / "home").rename(home)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    for folder in (cache_dir(), *cache_dir().parents[:1]):
-        folder.chmod(0o755)
-    return home
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-# -- running -------------------------------------------------------------------------------------
 
 
 class OpenSearchNode:
@@ -222,7 +90,7 @@ class OpenSearchNode:
 
     def _own(self, path: Path, recursive: bool = True) -> None:
         """Give ``path`` to the node's user when running as root."""
-        if not _as_root():
+        if not as_root():
             return
         if subprocess.run(["id", RUN_AS], capture_output=True).returncode != 0:
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
@@ -287,7 +155,7 @@ class OpenSearchNode:
                    f"-Epath.data={self.run_dir / 'data'}", f"-Epath.logs={self.run_dir / 'logs'}",
                    "-Eplugins.ml_commons.only_run_on_ml_node=false",
                    "-Ecluster.name=recsys-local", "-Enode.name=recsys-node"]
-        if _as_root():
+        if as_root():
             command = ["runuser", "-u", RUN_AS, "--", *command]
         env = {**os.environ, "JAVA_HOME": java_home(), "OPENSEARCH_JAVA_HOME": java_home(),
                "OPENSEARCH_PATH_CONF": str(self.run_dir / "config"),

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recsys.testing.opensearch import cache_dir
+from recsys.testing.opensearch_dist import cache_dir
 
 PACKAGE = "pgadmin4==9.18"  # the version docker-compose.yml runs
 
