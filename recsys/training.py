@@ -79,7 +79,9 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
                                 on_fit=measure_previous)
         results = _records(comparison.summary())
         if previous:
-            previous["fit_seconds"] = results["model"]["fit_seconds"] or 0.0
+            # derived from the model's own fit, never fitted apart: no time of its own
+            # (null in metrics.json rather than the model's time passed off as its own)
+            previous["fit_seconds"] = float("nan")
             results = {"model": results["model"],
                        PREVIOUS: _records(pd.DataFrame([previous], index=[PREVIOUS]))[PREVIOUS],
                        **{n: r for n, r in results.items() if n != "model"}}

@@ -156,18 +156,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(cwd: Path, env: dict[str, str], wait: float = 90.0) -> Iterator[str]:
-    """``recsys serve`` (gunicorn, one worker) started as users start it; yields its URL once
-    /ping answers, and stops it afterwards."""
+def served(cwd: Path, env: dict[str, str], wait: float = 90.0, workers: int = 1,
+           log: Path | None = None) -> Iterator[str]:
+    """``recsys serve`` (gunicorn, ``workers`` workers) started as users start it; yields its
+    URL once /ping answers, and stops it afterwards. Its console goes to ``log`` (a file, so a
+    chatty server never blocks on a full pipe)."""
     import subprocess
     import sys
+    import tempfile
     import time
     import urllib.request
 
     port = free_port()
+    console = open(log, "w+") if log else tempfile.TemporaryFile("w+")  # noqa: SIM115
     server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port", str(port),
-                               "--workers", "1"], cwd=cwd, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               "--workers", str(workers)], cwd=cwd, env=env,
+                              stdout=subprocess.DEVNULL, stderr=console, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + wait
@@ -177,10 +181,11 @@ def served(cwd: Path, env: dict[str, str], wait: float = 90.0) -> Iterator[str]:
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("recsys serve did not answer: "
-                                + (server.stderr.read() if server.stderr else "")[-2000:])
+                    console.seek(0)
+                    pytest.fail("recsys serve did not answer: " + console.read()[-2000:])
                 time.sleep(0.3)
         yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
+        console.close()

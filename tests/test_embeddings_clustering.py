@@ -155,6 +155,8 @@ def test_cli_chain_on_sqlite(data: datasets.Dataset, tmp_path: Path) -> None:
     # the same networks without the rating blend are measured beside it, at no training cost
     assert list(results)[:2] == ["model", "previous"]
     assert 0 < results["previous"]["rmse"] != results["model"]["rmse"]
+    assert results["previous"]["fit_seconds"] is None  # not fitted apart: no time of its own
+    assert results["model"]["fit_seconds"] > 0
     indexed = run("index")
     assert "movies_learned" in indexed.stdout
     similar = json.loads(run("similar", "1", "--k", "4", "--json").stdout)

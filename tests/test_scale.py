@@ -154,6 +154,52 @@ def test_compact_read_model_answers_as_the_complete_one(loaded: Engine,
             app.extensions["recsys"].cache.stop()
 
 
+def test_workers_start_from_the_masters_read_model_and_catch_up(loaded: Engine,
+                                                                 api_data: datasets.Dataset,
+                                                                 api_model: Any,
+                                                                 tmp_path: Path) -> None:
+    """gunicorn's master reads the read model once; a worker starting from it serves it as is
+    when nothing changed, applies ratings stored since, and reloads after any other change."""
+    from conftest import serve_world
+
+    from recsys.api import create_app
+    from recsys.api.serving import preload_snapshot
+    from recsys.schema import Score
+
+    world = serve_world(loaded, api_data, api_model, tmp_path)
+    url = world["settings"].database_url
+    assert preload_snapshot("sqlite:///" + str(tmp_path / "nothing" / "here.db"), None) is None
+
+    def started_from(snapshot: Any) -> Any:
+        app = create_app(**world, snapshot=snapshot)
+        app.extensions["recsys"].cache.stop()
+        return app
+
+    unchanged = preload_snapshot(url, None)
+    assert unchanged is not None and unchanged.fingerprint[0] == len(api_data.scores)
+    app = started_from(unchanged)
+    assert app.extensions["recsys"].cache.snapshot is unchanged
+    # a rating stored between the master's read and the worker's start is applied
+    user = int(api_data.users["id"].iloc[0])
+    stale = preload_snapshot(url, None)
+    top = app.test_client().get(f"/recommendations?user_id={user}&k=5").get_json()
+    movie = top["recommendations"][0]["movie_id"]
+    posted = app.test_client().post("/scores", json={"user_id": user, "movie_id": movie,
+                                                     "rating": 5})
+    assert posted.status_code == 201, posted.get_json()
+    caught_up = started_from(stale)
+    assert caught_up.extensions["recsys"].cache.snapshot is stale
+    assert movie in stale.rated[user] and stale.fingerprint[0] == len(api_data.scores) + 1
+    after = caught_up.test_client().get(f"/recommendations?user_id={user}&k=5").get_json()
+    assert movie not in [r["movie_id"] for r in after["recommendations"]]
+    # a deletion is not an append: the worker reads everything again
+    older = preload_snapshot(url, None)
+    with loaded.begin() as conn:
+        conn.execute(Score.__table__.delete().where(Score.id == posted.get_json()["id"]))
+    reloaded = started_from(older).extensions["recsys"].cache.snapshot
+    assert reloaded is not older and movie not in reloaded.rated.get(user, set())
+
+
 # -- batches and scale rules -------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """Serving the API.
 
 - :func:`run_gunicorn` (the default of ``recsys serve`` on Linux/macOS): gunicorn with
-  several worker processes; each worker builds its own app after the fork (its own database
-  pool and read model), so nothing is shared across processes. Measured on 2 cores, it keeps
+  several worker processes; the master reads the API's read model once, and each worker
+  builds its own app after the fork from that copy (its own database pool, model and vector
+  store; the read model's pages shared until written). Measured on 2 cores, it keeps
   p99 latency under 50 ms at 32 connections where one multi-threaded process does not
   (bench/RESULTS.md).
 - :func:`run` : waitress, one process with several threads (works everywhere, Windows too).
@@ -44,11 +45,19 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -
 
 
 def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000,
-                 workers: int = 2, timeout: int = 60) -> None:
-    """Serve with gunicorn sync workers until interrupted (each worker calls create_app)."""
+                 workers: int = 2, timeout: int = 60, preload: bool = True) -> None:
+    """Serve with gunicorn sync workers until interrupted (each worker calls create_app).
+
+    ``preload``: the master reads the read model once before forking, and every worker
+    starts from that copy (:func:`recsys.api.serving.preload_snapshot`); the model, the
+    vector store and the database pool are still each worker's own."""
     from gunicorn.app.base import BaseApplication
 
     from recsys.api import create_app
+    from recsys.api.serving import preload_snapshot
+    from recsys.config import get_settings
+
+    settings = settings or get_settings()
 
     class Application(BaseApplication):  # gunicorn's documented custom-application hook
         def load_config(self) -> None:
@@ -61,11 +70,13 @@ def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000
 
         def load(self) -> Any:  # in each worker, after the fork
             one_numeric_thread()
-            return create_app(settings)
+            return create_app(settings, snapshot=snapshot)
 
     print(f"Serving the recsys API on http://{host}:{port} with {workers} gunicorn workers "
           "(Swagger UI at /swagger)", flush=True)
     one_numeric_thread()  # before the fork too: a worker's BLAS starts from the master's
+    snapshot = (preload_snapshot(settings.database_url, settings.api_memory_ratings)
+                if preload else None)
     Application().run()
 
 

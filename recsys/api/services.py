@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recsys import db
 from recsys.api.recommendations import Explainer
-from recsys.api.serving import ServingCache
+from recsys.api.serving import ServingCache, Snapshot
 from recsys.config import Settings
 from recsys.data.info import DatasetInfo
 from recsys.db import info as described
@@ -59,10 +59,11 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings, model: Recommender | None = None,
-                      engine: Engine | None = None, store: VectorStore | None = None
-                      ) -> Services:
+                      engine: Engine | None = None, store: VectorStore | None = None,
+                      snapshot: Snapshot | None = None) -> Services:
         """Connect to what the settings name; a missing or broken model is reported, not
-        fatal."""
+        fatal. ``snapshot``: a read model loaded beforehand (gunicorn's master), checked
+        against the database and used instead of loading one."""
         if engine is None:
             options: dict[str, Any] = {}
             if not settings.database_url.startswith("sqlite"):
@@ -74,7 +75,8 @@ class Services:
         services.cache = ServingCache(engine, settings.api_refresh_seconds,
                                       services.store_version,
                                       on_tick=services.reload_model_if_new,
-                                      memory_ratings=settings.api_memory_ratings).start()
+                                      memory_ratings=settings.api_memory_ratings
+                                      ).start(snapshot)
         return services
 
     def store_version(self) -> Any:
