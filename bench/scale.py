@@ -9,7 +9,9 @@ resident memory read from the kernel (``os.wait4``: ``ru_maxrss``):
 4. ``index`` (movie and user vectors, content and learned; local index, or ``--opensearch``);
 5. the API (``recsys serve``, gunicorn, 2 workers) under wrk at 32 connections on
    /recommendations (random user) and /similar_movies (random movie); its memory is the sum of
-   the peak of the master and the workers (``VmHWM``).
+   the peak of the master and the workers (``VmHWM``), an upper bound since the workers
+   share the read model's pages with the master; the largest sum of their PSS (shared pages
+   counted once), sampled every second, is reported beside it.
 
 "End to end" is the sum of 1-4 plus the API's start-up; making the data (``recsys data
 synthetic``) is excluded and reported apart. ``--quality`` then measures, apart, the model
@@ -68,21 +70,35 @@ def stage(name: str, argv: list[str], env: dict[str, str], log: Path) -> dict[st
     return result
 
 
-def tree_peak_mb(pid: int) -> int:
-    """Sum of VmHWM (peak resident memory) of a process and its children."""
-    total = 0
-    pids = [pid]
+def _tree(pid: int) -> list[int]:
+    """A process and its children (gunicorn's master and its workers)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
+    return [pid, *(int(p) for p in children.read_text().split())] if children.exists() \
+        else [pid]
+
+
+def _sum_field(pids: list[int], name: str, file: str) -> int:
+    total = 0
     for each in pids:
         try:
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
+            for line in Path(f"/proc/{each}/{file}").read_text().splitlines():
+                if line.startswith(name):
                     total += int(line.split()[1])
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             continue
     return round(total / 1024)
+
+
+def tree_peak_mb(pid: int) -> int:
+    """Sum of VmHWM (peak resident memory) of a process and its children. An upper bound:
+    pages the workers share with the master (copy-on-write) count once per process."""
+    return _sum_field(_tree(pid), "VmHWM:", "status")
+
+
+def tree_pss_mb(pid: int) -> int:
+    """Memory the process tree holds now, shared pages split between their sharers (sum of
+    PSS): what the machine actually gives it."""
+    return _sum_field(_tree(pid), "Pss:", "smaps_rollup")
 
 
 def serve_and_load(env: dict[str, str], users: int, movies: int, log: Path,
@@ -98,9 +114,11 @@ def serve_and_load(env: dict[str, str], users: int, movies: int, log: Path,
             [sys.executable, "-m", "recsys.cli", "serve", "--port", str(port), "--server",
              "gunicorn", "--workers", "2", "--no-access-log"], env=env, stdout=out,
             stderr=subprocess.STDOUT)
+    held = 0  # the largest sum of PSS seen, sampled every second and after each load
     try:
         deadline = time.monotonic() + 1800
         while True:
+            held = max(held, tree_pss_mb(server.pid))
             try:
                 with urllib.request.urlopen(base + "/recommendations?user_id=1&k=10",
                                             timeout=120) as answer:
@@ -119,13 +137,17 @@ def serve_and_load(env: dict[str, str], users: int, movies: int, log: Path,
                 ("/similar_movies", "/similar_movies?movie_id={id}&k=10", movies)):
             measured = run_wrk(base, path, top, 32, duration, warmup)
             loads.append({"endpoint": label, **measured})
+            held = max(held, tree_pss_mb(server.pid))
             print(f"  {label}: p50 {measured['p50']:.1f} ms, p99 {measured['p99']:.1f} ms, "
                   f"{measured['rps']:.0f} req/s, {measured['errors']:.0f} errors", flush=True)
         peak = tree_peak_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
-    return {"stage": "serve (start-up)", "seconds": started, "peak_mb": peak}, loads
+    print(f"  memory: sum of the processes' peaks {peak} MB (shared pages once per process); "
+          f"largest sum of PSS sampled {held} MB (shared pages once)", flush=True)
+    return {"stage": "serve (start-up)", "seconds": started, "peak_mb": peak,
+            "pss_mb": held}, loads
 
 
 def quality(env: dict[str, str], log: Path, work: Path) -> dict[str, Any]:
@@ -225,6 +247,9 @@ def main() -> None:
         print(f"| {s['stage']} | {s['seconds']} | {s['peak_mb']} |")
     print(f"| **end to end** | **{total:.1f}** ({total / 60:.1f} min) | "
           f"**{max(s['peak_mb'] for s in stages)}** (largest stage) |\n")
+    print(f"The API's memory: {served['peak_mb']} MB is the sum of its processes' peaks "
+          f"(shared pages once per process); the largest sum of PSS sampled (shared pages "
+          f"once) was {served['pss_mb']} MB.\n")
     print("| endpoint (32 connections) | p50 (ms) | p99 (ms) | req/s | errors |\n"
           "|---|---|---|---|---|")
     for row in loads:

@@ -58,7 +58,7 @@ class ModelConfig:
         validation_fraction: share of training ratings held out for early stopping.
         implicit: include the SVD++-style implicit term.
         ranker_l2: EASE regularisation (the value chosen, after a search).
-        ranker_l2_search: choose ``ranker_l2`` on the validation slice among
+        ranker_l2_search: choose ``ranker_l2`` on the validation slice, climbing
             :data:`recsys.models.ranker.L2_GRID` (a scale rule turns it on).
         ranker_max_items: EASE covers this many of the most-rated movies (all of them in
             MovieLens 100K and 1M; its inverse is ranker_max_items^2 doubles).

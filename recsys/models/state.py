@@ -158,7 +158,7 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
                               seed=config.seed)
         config = replace(config, ranker_l2=l2)
         if report is not None:
-            shown = ", ".join(f"{value:g}: {ndcg:.4f}" for value, ndcg in tried.items())
+            shown = ", ".join(f"{value:g}: {ndcg:.4f}" for value, ndcg in sorted(tried.items()))
             report(f"EASE lambda {l2:g} chosen on the validation slice (NDCG@10 {shown}) in "
                    f"{time.perf_counter() - started:.1f} s")
     ranker = Ranker.fit(u, m, r, users.rows, movies.rows, config.ranker_l2,
