@@ -34,7 +34,7 @@ MAX_ITEMS = 10_000
 #: 0.1547 at 5,000, 0.1558 at 20,000; bench/RESULTS.md). The search starts at the middle
 #: two values and climbs while NDCG improves (:func:`climb`).
 L2_GRID = (500.0, 2_000.0, 8_000.0, 32_000.0, 128_000.0)
-#: Where the climb starts: indexes of two neighbours on :data:`L2_GRID`.
+#: Where the climb starts on :data:`L2_GRID`: this rung and the next (2,000 and 8,000).
 L2_START = 1
 #: Validation users the lambda search ranks for (a seeded sample when there are more).
 L2_SEARCH_USERS = 3_000
