@@ -33,10 +33,10 @@ from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
+from recsys.testing import as_root
 from recsys.testing.opensearch_dist import (
     VERSION,
     OpenSearchUnavailable,
-    as_root,
     cache_dir,
     java_home,
     prepare,

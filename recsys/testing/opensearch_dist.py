@@ -17,6 +17,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from recsys.testing import as_root
+
 VERSION = "2.19.1"
 PLUGIN_VERSION = f"{VERSION}.0"
 DISTRIBUTION = f"org.opensearch.distribution.integ-test-zip:opensearch:{VERSION}:zip"
@@ -77,9 +79,6 @@ def java_home() -> str:
         raise OpenSearchUnavailable("no Java found: install OpenJDK 17 or set JAVA_HOME")
     return str(Path(os.path.realpath(java)).parent.parent)
 
-
-def as_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 # -- obtaining and assembling --------------------------------------------------------------------

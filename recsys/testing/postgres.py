@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from recsys.testing import as_root
 from recsys.testing.ports import free_port
 
 
@@ -57,7 +58,7 @@ class TemporaryPostgres:
         self.url = ""
         self._dir: Path | None = None
         self._bin = find_bin_dir()
-        self._as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+        self._as_root = as_root()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [str(a) for a in args]
