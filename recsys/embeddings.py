@@ -18,6 +18,7 @@ they share genres?) against a random baseline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -142,9 +143,20 @@ def index_all(data: Dataset, store: VectorStore, model: Any = None, shard: Shard
 SIMILAR_COLUMNS = ["rank", "movie_id", "similarity", "title", "year", "genres"]
 
 
+#: The most neighbours one search asks for while skipping movies that are gone (OpenSearch's
+#: k-NN answers at most 10,000).
+MAX_NEIGHBOURS_ASKED = 10_000
+
+
 def similar_records(store: VectorStore, movie_id: int, k: int = 10, kind: str = "learned",
-                    filter: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+                    filter: dict[str, Any] | None = None,
+                    exists: Callable[[list[int]], set[int]] | None = None
+                    ) -> list[dict[str, Any]]:
     """The ``k`` movies closest to ``movie_id`` (never itself), as records (the API's path).
+
+    ``exists`` says which movies the database still has: an index built before an
+    ``ingest --replace`` can hold movies that are gone, and those are skipped (more
+    neighbours are asked for until ``k`` remain or the index has no more).
 
     Raises:
         MovieNotIndexed: the movie is not in the index.
@@ -154,7 +166,17 @@ def similar_records(store: VectorStore, movie_id: int, k: int = 10, kind: str = 
     record = store.get(name, int(movie_id))
     if record is None:
         raise MovieNotIndexed(f"movie {movie_id} is not in the {name} index")
-    hits = store.knn(name, record.vector, k=k, exclude=[int(movie_id)], filter=filter)
+    ask = k
+    while True:
+        hits = store.knn(name, record.vector, k=ask, exclude=[int(movie_id)], filter=filter)
+        if exists is None:
+            break
+        present = exists([h.id for h in hits])
+        kept = [h for h in hits if h.id in present]
+        if len(kept) >= k or len(hits) < ask or ask >= MAX_NEIGHBOURS_ASKED:
+            hits = kept[:k]
+            break
+        ask = min(ask * 4, MAX_NEIGHBOURS_ASKED)
     return [{"rank": i + 1, "movie_id": h.id, "similarity": round(h.score, 4),
              "title": h.metadata.get("title"), "year": h.metadata.get("year"),
              "genres": h.metadata.get("genres", [])} for i, h in enumerate(hits)]

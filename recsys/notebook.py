@@ -266,14 +266,32 @@ def require_predictions(settings: Settings) -> None:
 # -- talking to the pipeline ---------------------------------------------------------------------
 
 
+def without_passwords(value: Any) -> Any:
+    """``value`` with every URL that carries a password masked (in nested lists and dicts
+    too): what a run records goes to disk, where no secret belongs."""
+    if isinstance(value, str):
+        if "://" in value and "@" in value:
+            from recsys.db.engine import masked
+
+            shown = masked(value)
+            return value if shown == "<unparsable database URL>" else shown
+        return value
+    if isinstance(value, dict):
+        return {k: without_passwords(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_passwords(v) for v in value]
+    return value
+
+
 def record(run_dir: str, notebook: str, **metrics: Any) -> None:
-    """Add ``metrics`` to ``<run_dir>/metrics/<notebook>.json`` (no-op outside a pipeline run)."""
+    """Add ``metrics`` to ``<run_dir>/metrics/<notebook>.json`` (no-op outside a pipeline run;
+    a URL's password is masked)."""
     if not run_dir:
         return
     path = Path(run_dir) / "metrics" / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     current = json.loads(path.read_text()) if path.is_file() else {}
-    current.update(metrics)
+    current.update(without_passwords(metrics))
     path.write_text(json.dumps(current, indent=2, default=str))
 
 

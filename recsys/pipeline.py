@@ -19,7 +19,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ HEARTBEAT_SECONDS = 20.0
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 #: Loggers of the machinery under papermill (kernel start-up, transport warnings).
 QUIET_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
+#: Parameters that may carry a secret (a database password), and the environment variable
+#: that carries them to the kernels instead: a notebook parameter is written into the executed
+#: notebook and the run's summary, an environment variable is not.
+SECRET_PARAMETERS = {"database_url": "RECSYS_DATABASE_URL"}
 
 
 def find_notebooks_dir() -> Path:
@@ -62,6 +67,64 @@ class RunResult:
     run_dir: Path
     steps: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def _has_password(value: Any) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return bool(make_url(str(value)).password)
+    except Exception:  # noqa: BLE001 - not a URL: nothing to hide
+        return False
+
+
+def split_secrets(parameters: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str],
+                                                       dict[str, Any]]:
+    """What the notebooks receive, what goes into their kernels' environment, and what the
+    run records, from the parameters given.
+
+    A database URL with a password is taken out of the notebook parameters (the notebooks'
+    empty ``database_url`` then reads ``RECSYS_DATABASE_URL``, set for the kernels) and is
+    recorded with its password masked."""
+    from recsys.db.engine import masked
+
+    given, environment, recorded = dict(parameters), {}, dict(parameters)
+    for name, variable in SECRET_PARAMETERS.items():
+        value = given.get(name)
+        if value and _has_password(value):
+            environment[variable] = str(value)
+            given[name] = ""
+            recorded[name] = masked(str(value))
+    return given, environment, recorded
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set while the kernels run (they inherit it), restored
+    afterwards."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in before.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def _scrub(text: str) -> str:
+    """``text`` with the password of every secret passed by environment replaced by ***
+    (an error message can quote a connection string)."""
+    from sqlalchemy.engine import make_url
+
+    for variable in SECRET_PARAMETERS.values():
+        value = os.environ.get(variable)
+        password = make_url(value).password if value and _has_password(value) else None
+        if password:
+            text = text.replace(str(password), "***")
+    return text
 
 
 def _parameters_of(path: Path) -> set[str]:
@@ -167,16 +230,17 @@ def run(parameters: dict[str, Any] | None = None, notebooks: tuple[str, ...] = N
 
     source = Path(notebooks_dir) if notebooks_dir else find_notebooks_dir()
     run_dir = _new_run_dir(Path(runs_dir))
-    given = dict(parameters or {})
+    given, environment, recorded = split_secrets(dict(parameters or {}))
     result = RunResult(run_dir.resolve())
     levels = _quiet_machinery()
     try:
-        for name in notebooks:
-            _run_one(name, source, given, result, kernel, say)
+        with _environment(environment):
+            for name in notebooks:
+                _run_one(name, source, given, recorded, result, kernel, say)
     finally:
         for logger_name, level in levels.items():
             logging.getLogger(logger_name).setLevel(level)
-    _write_summary(result, given)
+    _write_summary(result, recorded)
     return result
 
 
@@ -192,8 +256,8 @@ def _new_run_dir(runs_dir: Path) -> Path:
     return run_dir
 
 
-def _run_one(name: str, source: Path, given: dict[str, Any], result: RunResult, kernel: str,
-             say: Callable[[str], None]) -> None:
+def _run_one(name: str, source: Path, given: dict[str, Any], recorded: dict[str, Any],
+             result: RunResult, kernel: str, say: Callable[[str], None]) -> None:
     """Execute one notebook into the run folder and record its step (or raise)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -215,13 +279,14 @@ def _run_one(name: str, source: Path, given: dict[str, Any], result: RunResult, 
                                    log_output=False, extra_arguments=KERNEL_ARGS)
     except PapermillExecutionError as exc:
         seconds = time.perf_counter() - start
+        error = _scrub(f"{exc.ename}: {exc.evalue}")
         result.steps.append({"notebook": name, "status": "failed",
                              "seconds": round(seconds, 2), "cell": exc.exec_count,
-                             "error": f"{exc.ename}: {exc.evalue}"})
+                             "error": error})
         say(f"  {name:<22} failed {seconds:7.1f} s")
-        _write_summary(result, given)
+        _write_summary(result, recorded)
         raise PipelineError(f"notebook {name} failed in cell {exc.exec_count} "
-                            f"({exc.ename}: {exc.evalue}); executed copy: {output}",
+                            f"({error}); executed copy: {output}",
                             result.run_dir) from None
     finally:
         beat.stop()

@@ -128,6 +128,42 @@ def test_live_scoring_and_cold_start(app: Flask, client: FlaskClient, loaded: En
     assert len(cold["recommendations"]) == 4
 
 
+def test_movies_dropped_by_a_replace_are_skipped_not_a_500(app: Flask, client: FlaskClient,
+                                                          loaded: Engine,
+                                                          data: datasets.Dataset) -> None:
+    """An ``ingest --replace`` that drops movies the model and the index know: every user
+    still gets k recommendations of movies that exist (read model and database paths alike),
+    similar movies skip the dropped ones, and /health says the model is stale."""
+    kept_movies = data.movies[data.movies["id"] % 3 != 0]
+    scores = data.scores[data.scores["movie_id"].isin(kept_movies["id"])]
+    db.ingest(datasets.Dataset(data.persons, data.users, data.workers, kept_movies, scores),
+              loaded, replace=True, force=True)
+    services = app.extensions["recsys"]
+    assert services.cache.refresh()
+    present = set(kept_movies["id"])
+    cache = services.cache
+    try:
+        for path in ("read model", "database"):
+            services.cache = cache if path == "read model" else None
+            for user_id in data.users["id"]:
+                response = client.get(f"/recommendations?user_id={user_id}&k=10")
+                assert response.status_code == 200, (path, response.get_data(as_text=True))
+                got = [r["movie_id"] for r in response.get_json()["recommendations"]]
+                assert len(got) == 10 and set(got) <= present, (path, user_id, got)
+            for movie_id in sorted(present)[:5]:
+                body = client.get(f"/similar_movies?movie_id={movie_id}&k=10").get_json()
+                similar = [r["movie_id"] for r in body["similar"]]
+                assert len(similar) == 10 and set(similar) <= present, (path, similar)
+    finally:
+        services.cache = cache
+    health = client.get("/health")
+    assert health.status_code == 503
+    model_state = health.get_json()["model"]
+    assert model_state["status"] == "stale"
+    assert model_state["movies_gone"] == len(data.movies) - len(kept_movies)
+    assert "recsys train" in model_state["error"]
+
+
 def test_changes_made_elsewhere_are_seen_within_the_refresh_interval(
         client: FlaskClient, loaded: Engine) -> None:
     import time

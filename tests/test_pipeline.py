@@ -82,3 +82,52 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:
     summary = json.loads(next((tmp_path / "runs").iterdir()).joinpath("summary.json")
                          .read_text())
     assert summary["steps"][0]["status"] == "failed" and len(summary["steps"]) == 1
+
+
+def test_split_secrets_keeps_a_password_out_of_parameters_and_records() -> None:
+    url = "postgresql+psycopg2://recsys:Pa55-w0rd@db.example:5432/recsys"
+    given, environment, recorded = pipeline.split_secrets({"database_url": url, "epochs": 4})
+    assert given == {"database_url": "", "epochs": 4}
+    assert environment == {"RECSYS_DATABASE_URL": url}
+    assert "Pa55-w0rd" not in json.dumps(recorded) and recorded["epochs"] == 4
+    plain = "sqlite:////tmp/x/recsys.db"  # nothing secret: passed as it is
+    assert pipeline.split_secrets({"database_url": plain}) == (
+        {"database_url": plain}, {}, {"database_url": plain})
+
+
+@pytest.mark.postgres
+def test_a_database_password_never_reaches_the_run_folder(tmp_path: Path,
+                                                          postgres_url: str) -> None:
+    """The URL reaches the kernels by environment: the notebook connects with it, and neither
+    the executed notebook, its metrics nor the summary contain the password."""
+    import hashlib
+
+    from sqlalchemy.engine import make_url
+
+    password = "n0t-0n-d1sk-7f3a"  # the throwaway cluster trusts loopback: any password works
+    url = make_url(postgres_url).set(password=password).render_as_string(hide_password=False)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("run_dir = ''\ndatabase_url = ''\nexpected = ''")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import hashlib\nfrom recsys import db, notebook\n"
+        "settings = notebook.setup(database_url=database_url, fetch=False)\n"
+        "assert hashlib.sha256(settings.database_url.encode()).hexdigest() == expected\n"
+        "db.check_connection(db.make_engine(settings.database_url))\n"
+        "notebook.record(run_dir, '01_connect', database=str(settings.database_url))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / "01_connect.ipynb")
+    result = pipeline.run({"database_url": url,
+                           "expected": hashlib.sha256(url.encode()).hexdigest()},
+                          ("01_connect",), notebooks_dir=folder, runs_dir=tmp_path / "runs",
+                          progress=False)
+    assert result.steps[0]["status"] == "ok"
+    written = [p for p in result.run_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"01_connect.ipynb", "summary.json", "summary.md"}
+    leaks = [p.name for p in written if password in p.read_text(errors="replace")]
+    assert leaks == [], f"the password is written to {leaks}"
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["parameters"]["database_url"] == make_url(url).render_as_string()

@@ -22,7 +22,7 @@ import numpy as np
 from recsys.api.serving import MovieInfo, Snapshot
 from recsys.explain import COLD, Explainer
 
-__all__ = ["Explainer", "NoModelToScore", "Pick", "choose", "recommendations"]
+__all__ = ["Explainer", "NoModelToScore", "Pick", "choose", "live_picks", "recommendations"]
 
 
 class NoModelToScore(Exception):
@@ -38,15 +38,27 @@ class Pick:
     score: float
 
 
-def choose(snap: Snapshot, user_id: int, k: int, model: Any) -> tuple[list[Pick], str,
-                                                                    str | None]:
+#: Movies in the database, of some ids: the read model's catalogue, or a database lookup.
+Exists = Callable[[list[int]], set[int]]
+
+
+def choose(snap: Snapshot, user_id: int, k: int, model: Any,
+           exists: Exists | None = None) -> tuple[list[Pick], str, str | None]:
     """The user's top ``k``: picks, source and model version.
+
+    ``exists`` says which movies the database still has: stored predictions and a model
+    trained before an ``ingest --replace`` can name movies it no longer has, and those are
+    skipped (the list is filled from further down), never served.
 
     Raises:
         NoModelToScore: nothing stored and no model to fill the list.
     """
     rated = snap.rated.get(user_id, set())
-    stored = [p for p in snap.predictions.get(user_id, []) if p[0] not in rated][:k]
+    stored = [p for p in snap.predictions.get(user_id, []) if p[0] not in rated]
+    if exists is not None and stored:
+        present = exists([p[0] for p in stored])
+        stored = [p for p in stored if p[0] in present]
+    stored = stored[:k]
     picks = [Pick(m, rating, score) for m, rating, score, _ in stored]
     version = stored[0][3] if stored else None
     source = "stored"
@@ -57,41 +69,71 @@ def choose(snap: Snapshot, user_id: int, k: int, model: Any) -> tuple[list[Pick]
                                      "model to score live: run `recsys train` and "
                                      "`recsys predict`")
         else:
-            live = model.recommend(user_id, k=k, exclude=[*rated, *(p.movie_id for p in picks)])
-            picks += [Pick(int(r.movie_id), float(r.predicted_rating), float(r.score))
-                      for r in live.itertuples()][: k - len(picks)]
+            picks += live_picks(model, user_id, k - len(picks),
+                                [*rated, *(p.movie_id for p in picks)], exists)
             version = version or model.version
             source = ("cold_start" if not rated else "live" if not stored else "stored+live")
     return picks, source, version
 
 
+def live_picks(model: Any, user_id: int, wanted: int, exclude: list[int],
+               exists: Exists | None) -> list[Pick]:
+    """Up to ``wanted`` movies scored now by the model, skipping movies the database no
+    longer has (asking the model for more until enough remain or it has no more)."""
+    ask = wanted
+    while True:
+        live = model.recommend(user_id, k=ask, exclude=exclude)
+        ids = [int(m) for m in live["movie_id"]]
+        present = exists(ids) if exists is not None else set(ids)
+        picks = [Pick(int(r.movie_id), float(r.predicted_rating), float(r.score))
+                 for r in live.itertuples() if int(r.movie_id) in present]
+        if len(picks) >= wanted or len(live) < ask:
+            return picks[:wanted]
+        ask *= 4
+
+
 def recommendations(snap: Snapshot, user_id: int, k: int, model: Any, explainer: Explainer,
                     movies: dict[int, MovieInfo],
-                    lookup: Callable[[list[int]], dict[int, MovieInfo]]) -> dict[str, Any]:
+                    lookup: Callable[[list[int]], dict[int, MovieInfo]],
+                    complete: bool = False) -> dict[str, Any]:
     """The /recommendations payload.
 
     Args:
         snap: the read model (whole database, or one user's rows).
-        movies: movie descriptions at hand; ``lookup`` reads the missing ones.
+        movies: movie descriptions at hand; ``lookup`` reads the missing ones (only movies
+            the database has come back: the others are skipped).
+        complete: ``movies`` is the whole catalogue (the read model's): a movie not in it
+            is gone, no lookup needed.
     """
-    picks, source, version = choose(snap, user_id, k, model)
+    found: dict[int, MovieInfo] = {}  # read from the database for this answer
+    asked: set[int] = set()
+
+    def exists(ids: list[int]) -> set[int]:
+        missing = [m for m in dict.fromkeys(ids)
+                   if m not in movies and m not in found and m not in asked]
+        if missing and not complete:
+            found.update(lookup(missing))
+            asked.update(missing)
+        return {m for m in ids if m in movies or m in found}
+
+    def info(movie_id: int) -> MovieInfo:
+        return movies[movie_id] if movie_id in movies else found[movie_id]
+
+    picks, source, version = choose(snap, user_id, k, model, exists)
     cold = not snap.rated.get(user_id)
     liked = snap.liked.get(user_id, [])
-    wanted = [p.movie_id for p in picks] + ([] if cold else [m for m, _ in liked])
-    missing = [m for m in dict.fromkeys(wanted) if m not in movies]
-    if missing:
-        movies = {**movies, **lookup(missing)}
     ids = [p.movie_id for p in picks]
     if cold:
         reasons = [{"text": COLD, "because_movie_id": None, "similarity": None} for _ in ids]
     else:
-        titles = {m: movies[m].title for m, _ in liked if m in movies}
+        present = exists([m for m, _ in liked])
+        titles = {m: info(m).title for m, _ in liked if m in present}
         reasons = explainer.reasons(model, liked, ids, titles)
     return {"user_id": user_id, "k": k, "source": source, "cold_start": cold,
             "model_version": version,
             "recommendations": [
-                {"rank": i + 1, "movie_id": p.movie_id, "title": movies[p.movie_id].title,
-                 "year": movies[p.movie_id].year, "genres": movies[p.movie_id].genres,
+                {"rank": i + 1, "movie_id": p.movie_id, "title": info(p.movie_id).title,
+                 "year": info(p.movie_id).year, "genres": info(p.movie_id).genres,
                  "predicted_rating": round(float(p.predicted_rating), 4),
                  "score": round(float(p.score), 6) if np.isfinite(p.score) else 0.0,
                  "reason": reason}

@@ -175,12 +175,31 @@ class Services:
         public = "credentials refused" if "credentials" in problem else "unreachable"
         return {"status": "down", "backend": backend, "error": public}
 
+    def _movies_gone(self, model: Recommender) -> int:
+        """How many of the model's movies the database no longer has (an ``ingest
+        --replace`` since training): from the read model's catalogue, else the database."""
+        import numpy as np
+
+        snap = self.cache.snapshot if self.cache is not None else None
+        if snap is not None:
+            present = np.fromiter(snap.movies, np.int64, len(snap.movies))
+        else:
+            with self.engine.connect() as conn:
+                present = np.asarray(conn.execute(select(Movie.id)).scalars().all(), np.int64)
+        return int(np.isin(model.movie_ids, present, invert=True).sum())
+
     def health(self) -> dict[str, Any]:
         """State of each backing service; ``ok`` only when all are up."""
         state: dict[str, Any] = {"database": self._database_state(),
                                  "vector_store": self._store_state()}
         if self.model is not None:
             state["model"] = {"status": "up", "version": self.model.version}
+            gone = self._movies_gone(self.model) if state["database"]["status"] == "up" else 0
+            if gone:
+                # served all the same (what is gone is skipped), but a retrain is due
+                state["model"].update(status="stale", movies_gone=gone, error=(
+                    f"the model knows {gone} movie(s) the database no longer has: run "
+                    "`recsys train`, `recsys predict` and `recsys index`"))
         else:
             state["model"] = {"status": "down", "error": self.model_error or NO_MODEL}
         ok = all(part["status"] == "up" for part in state.values())

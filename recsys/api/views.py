@@ -321,9 +321,10 @@ class RecommendationsView(MethodView):
             return movie_infos(svc.session(), ids)
 
         def build(snapshot: Any, known: dict[int, MovieInfo]) -> Response:
+            # the read model's catalogue is the whole of it; the database path looks up
             try:
                 return _json(recommendations(snapshot, user_id, k, svc.model, svc.explainer,
-                                             known, lookup))
+                                             known, lookup, complete=bool(known)))
             except NoModelToScore as exc:
                 abort(503, message=str(exc))
                 raise  # unreachable: abort raises
@@ -358,9 +359,16 @@ class SimilarMoviesView(MethodView):
                 abort(404, message=f"movie {movie_id} does not exist")
             title = infos[movie_id].title
 
+        def exists(ids: list[int]) -> set[int]:
+            # the index can be older than the database (an ingest --replace since)
+            if snap is not None:
+                return {m for m in ids if m in snap.movies}
+            return set(movie_infos(svc.session(), ids))
+
         def build() -> Response:
             try:
-                records = embeddings.similar_records(svc.store, movie_id, k, kind)
+                records = embeddings.similar_records(svc.store, movie_id, k, kind,
+                                                     exists=exists)
             except VectorStoreUnavailable:
                 abort(503, message="the vector store is unavailable; try again shortly")
             except IndexNotFound:
