@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from recsys.db.export import group_bounds, read_table
 from recsys.rules import LIKED_RATING
@@ -61,9 +61,9 @@ class UserRows:
     added: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, engine: Engine) -> tuple[UserRows, pd.DataFrame]:
-        """Read both tables; also returns the ratings (the caller's movie statistics come
-        from the same rows)."""
+    def read(cls, engine: Engine | Connection) -> tuple[UserRows, pd.DataFrame]:
+        """Read both tables (on a connection: inside its transaction's snapshot); also
+        returns the ratings (the caller's movie statistics come from the same rows)."""
         scores = read_table(engine, Score.__tablename__, SCORE_COLUMNS)
         predictions = read_table(engine, Prediction.__tablename__, PREDICTION_COLUMNS)
         return cls.build(scores, predictions), scores

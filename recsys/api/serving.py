@@ -186,11 +186,14 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None,
     as Python objects up to ``object_ratings`` ratings, as flat arrays up to
     ``memory_ratings``, and above that not at all (the endpoints read them per request:
     memory bounded by the catalogue and the user ids)."""
-    snap = Snapshot(fingerprint=fingerprint(engine))
-    ratings = snap.fingerprint[0]
-    per_request = memory_ratings is not None and ratings > memory_ratings
-    snap.compact = per_request or ratings > object_ratings
-    with engine.connect() as conn:
+    # the fingerprint and every row are read in one snapshot of the database: a rating
+    # committed in between would otherwise be read but not counted, and every later check
+    # would find the counts off and reload everything again while writes go on
+    with consistent(engine) as conn:
+        snap = Snapshot(fingerprint=fingerprint(conn))
+        ratings = snap.fingerprint[0]
+        per_request = memory_ratings is not None and ratings > memory_ratings
+        snap.compact = per_request or ratings > object_ratings
         genres = genres_by_movie(conn)
         for m in conn.execute(select(Movie.id, Movie.title, Movie.release_date,
                                      Movie.imdb_url)):
@@ -207,7 +210,7 @@ def load_snapshot(engine: Engine, memory_ratings: int | None = None,
                 snap.last_score_id = max(snap.last_score_id, int(last))
             return snap
         if snap.compact:
-            snap.rows, scores = UserRows.read(engine)
+            snap.rows, scores = UserRows.read(conn)
             stats = scores.groupby("movie_id").agg(count=("rating", "size"),
                                                    total=("rating", "sum"))
             for movie, count, total in zip(stats.index.tolist(), stats["count"].tolist(),

@@ -1,0 +1,57 @@
+"""The API's read model (recsys/api/serving.py) under writes, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, func, select
+
+from recsys import datasets
+from recsys.api import serving
+from recsys.schema import Score
+
+
+def _rate_unrated(engine: Engine, data: datasets.Dataset, nth: int) -> None:
+    """Store (behind the read model's back) a rating of a movie some user has not rated."""
+    rated = set(zip(data.scores["user_id"], data.scores["movie_id"]))
+    pairs = [(int(u), int(m)) for u in data.users["id"] for m in data.movies["id"]
+             if (u, m) not in rated]
+    user, movie = pairs[nth]
+    with engine.begin() as conn:
+        conn.execute(Score.__table__.insert().values(
+            user_id=user, movie_id=movie, rating=4,
+            rated_at=pd.Timestamp("1998-05-01").to_pydatetime()))
+
+
+@pytest.mark.parametrize("layout", ["objects", "arrays"])
+def test_a_rating_committed_during_a_load_is_counted_so_no_reload_follows(
+        loaded: Engine, synthetic: datasets.Dataset, monkeypatch: pytest.MonkeyPatch,
+        layout: str) -> None:
+    """The reload storm: a rating committed while the read model loads must be either in its
+    rows and its count, or in neither; then the next ratings are appended, never a reload."""
+    original = serving.genres_by_movie
+    calls = {"n": 0}
+
+    def write_meanwhile(run: Any, *args: Any) -> Any:
+        if calls["n"] == 0:  # between the fingerprint and the rows of the first load
+            _rate_unrated(loaded, synthetic, 0)
+        calls["n"] += 1
+        return original(run, *args)
+
+    monkeypatch.setattr(serving, "genres_by_movie", write_meanwhile)
+    cache = serving.ServingCache(loaded, refresh_seconds=0)
+    cache.object_ratings = 0 if layout == "arrays" else serving.OBJECT_RATINGS
+    cache.start()
+    monkeypatch.setattr(serving, "genres_by_movie", original)
+    loaded_once = cache.snapshot
+    assert loaded_once is not None and calls["n"] == 1
+    assert loaded_once.compact == (layout == "arrays")
+    _rate_unrated(loaded, synthetic, 1)
+    assert cache.refresh() is True
+    assert cache.snapshot is loaded_once, "the read model was reloaded instead of appended to"
+    with loaded.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(Score)).scalar_one()
+    assert loaded_once.fingerprint[0] == stored == len(synthetic.scores) + 2
+    assert cache.refresh() is False  # and it stays in step
