@@ -14,17 +14,19 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from sqlalchemy import Engine, delete, insert
 
 from recsys.datasets import Dataset
 from recsys.errors import UsageError, VectorStoreError
 from recsys.rules import LIKED_RATING
 from recsys.schema import Cluster, UserCluster
+
+if TYPE_CHECKING:  # matplotlib only when a figure is drawn (the API imports this module)
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 KMEANS_PATH = "/_plugins/_ml/_train_predict/kmeans"
@@ -73,6 +75,8 @@ def choose_k(vectors: pd.DataFrame, max_k: int = 10, seed: int = 42,
 
 def selection_figure(selection: pd.DataFrame, chosen: int) -> Figure:
     """Elbow (inertia) and silhouette against k, the chosen k marked."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(9, 3.5), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.plot(selection["k"], selection["inertia"], marker="o")
@@ -168,6 +172,8 @@ def projection_figure(vectors: pd.DataFrame, clustering: Clustering) -> Figure:
     from sklearn.decomposition import PCA
 
     xy = PCA(n_components=2, random_state=0).fit_transform(_normalise(vectors))
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(6, 5), layout="constrained")
     ax = fig.add_subplot()
     labels = clustering.assignments.reindex(vectors.index).to_numpy()

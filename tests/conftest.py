@@ -101,13 +101,19 @@ def api_data() -> datasets.Dataset:
 
 
 @pytest.fixture(scope="session")
-def api_model(api_data: datasets.Dataset, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def api_model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where :func:`api_model` is saved (the folder holding ``LATEST``)."""
+    return tmp_path_factory.mktemp("model")
+
+
+@pytest.fixture(scope="session")
+def api_model(api_data: datasets.Dataset, api_model_root: Path) -> Any:
     """A model trained briefly on ``api_data`` and saved (its version is set)."""
     from recsys.models import ModelConfig, Recommender
 
     model = Recommender(ModelConfig(max_epochs=8, ensemble=1, seed=5)).fit(api_data.scores,
                                                                           api_data)
-    model.save(tmp_path_factory.mktemp("model"))
+    model.save(api_model_root)
     return model
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -46,7 +46,8 @@ class FittedModel:
         global_mean: the mean training rating.
         user_side, movie_side: encoded side features.
         seen: the training ratings.
-        networks: the Keras networks (one, or an ensemble).
+        networks: the Keras networks (one, or an ensemble; read from disk on first use
+            after a load, see :class:`recsys.models.artifact.SavedNetworks`).
         factors: the hybrid ensemble's factors as NumPy arrays (None for the reference model).
         ranker: the EASE ranker.
         fingerprint: SHA-256 of the training ratings.
@@ -66,7 +67,7 @@ class FittedModel:
     user_side: np.ndarray
     movie_side: np.ndarray
     seen: Seen
-    networks: tuple[Any, ...]
+    networks: Sequence[Any]
     factors: Any
     ranker: Ranker
     fingerprint: str
