@@ -22,8 +22,10 @@ class Factors:
 
     def pairs(self, global_mean: float, u: np.ndarray, m: np.ndarray) -> np.ndarray:
         """The mean prediction of (user, movie) position pairs."""
-        return (global_mean + self.user_bias[u] + self.movie_bias[m]
-                + np.einsum("ij,ij->i", self.user_vectors[u], self.movie_vectors[m]))
+        # each pair's sum on its own, in float64: the same value whatever else is asked
+        return (global_mean + self.user_bias[u].astype(np.float64) + self.movie_bias[m]
+                + np.einsum("ij,ij->i", self.user_vectors[u], self.movie_vectors[m],
+                            dtype=np.float64))
 
     def matrix(self, global_mean: float, u: np.ndarray, movies: np.ndarray) -> np.ndarray:
         """The mean prediction of users (positions) x movies (positions)."""

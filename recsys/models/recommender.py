@@ -315,24 +315,30 @@ class Recommender:
                 scores[state.ranker.seen_mask(u)] = -np.inf
             if excluded is not None:
                 excluded.mask(scores, users)
-            frames.append(self._top_rows(users, scores, np.clip(ratings, *self.rating_range),
-                                         k))
+            frames.append(self._top_rows(users, u, scores, k))
         if not frames:
             return pd.DataFrame(columns=["user_id", *RECOMMENDATION_COLUMNS])
         return pd.concat(frames, ignore_index=True)
 
-    def _top_rows(self, users: np.ndarray, scores: np.ndarray, ratings: np.ndarray,
+    def _top_rows(self, users: np.ndarray, u: np.ndarray, scores: np.ndarray,
                   k: int) -> pd.DataFrame:
         order = top_columns(scores, k)
         n = order.shape[1]
         top_scores = np.take_along_axis(scores, order, 1)
         keep = np.isfinite(top_scores).ravel()
+        # the chosen pairs' ratings pair by pair (as predict gives them), not read off the
+        # batch's matrix product: its float32 sums vary in the last digit with the batch's
+        # shape, and a stored rating must not depend on which users were scored together
+        # (a shard, a retry)
+        pairs_u = np.repeat(u, n)[keep]
+        pairs_m = order.ravel()[keep] + 1
+        predicted = np.clip(self._ratings(pairs_u, pairs_m), *self.rating_range)
         return pd.DataFrame({
             "user_id": np.repeat(users, n)[keep],
             "rank": np.tile(np.arange(1, n + 1), len(users))[keep],
             "movie_id": self.movie_ids[order.ravel()][keep],
             "score": top_scores.ravel()[keep],
-            "predicted_rating": np.take_along_axis(ratings, order, 1).ravel()[keep]})
+            "predicted_rating": predicted})
 
     # -- embeddings ----------------------------------------------------------------------------
     def _embeddings(self, entity: str) -> pd.DataFrame:
