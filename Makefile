@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # extra arguments for `recsys pipeline`, e.g. PIPELINE_ARGS="-p epochs 5"
 PIPELINE_ARGS ?=
 
-.PHONY: setup run test bench lab clean-var notebooks-url opensearch opensearch-secure \
+.PHONY: setup run test test-fast bench budget lab clean-var notebooks-url opensearch opensearch-secure \
         opensearch-stop stack
 
 ## setup: create .venv and install the package with every extra (idempotent)
@@ -27,6 +27,17 @@ test: setup
 	$(BIN)/ruff check recsys tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+## test-fast: the edit loop: lint, types and the tests that start no server and train no
+## network (pytest -m fast; under 2 minutes). `make test` runs every test.
+test-fast: setup
+	$(BIN)/ruff check recsys tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -m fast
+
+## budget: what a user waits for, each against its budget (bench/budget.py; about 30 minutes)
+budget: setup
+	$(BIN)/python bench/budget.py
 
 ## bench: the benchmarks (minutes; results go to bench/RESULTS.md by hand)
 bench: setup

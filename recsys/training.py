@@ -38,8 +38,12 @@ def factories(config: ModelConfig, names: tuple[str, ...] = tuple(registry.SCORE
 def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = None,
           holdout: float = 0.1, k: int = 10, progress: Progress = True,
           names: tuple[str, ...] = QUICK_BASELINES,
-          save: bool = True) -> tuple[Recommender, dict[str, Any]]:
+          save: bool = True, warm_start: bool = True) -> tuple[Recommender, dict[str, Any]]:
     """Fit on all of ``data.scores`` and save; metrics come from a seeded holdout first.
+
+    The holdout's model is the same design fitted on the rest of the ratings; the final
+    model then starts from its networks and validates on its validation slice, so the
+    ensemble is trained about once and a half, not twice.
 
     Args:
         data: the tables (usually :func:`recsys.db.read_dataset`).
@@ -52,6 +56,8 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
             callable.
         names: what the holdout compares (add ``reference`` for the original architecture).
         save: write the artifact (a worker of a multi-worker cluster does not).
+        warm_start: the final model's networks start from the holdout model's (see
+            :meth:`Recommender.fit`); False trains them from scratch.
 
     Returns:
         (the model trained on everything, the metrics saved with it).
@@ -59,6 +65,7 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
     config = config or ModelConfig()
     report = reporter(progress) or (lambda line: None)
     metrics: dict[str, Any] = {}
+    fitted: dict[str, Recommender] = {}  # the holdout comparison's model
     if holdout > 0:
         train_part, test_part = ev.random_holdout(data.scores, holdout, seed=config.seed)
         report(f"holdout evaluation: {len(train_part)} training / {len(test_part)} held-out "
@@ -67,6 +74,8 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
 
         def measure_previous(name: str, fold: int, scorer: ev.Scorer, train: pd.DataFrame,
                              test: pd.DataFrame) -> None:
+            if name == "model" and isinstance(scorer, Recommender):
+                fitted["holdout"] = scorer
             # the same networks without the rating blend and the ranking ensemble: the model
             # as it was before them
             if (name == "model" and isinstance(scorer, Recommender)
@@ -87,10 +96,15 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
                        **{n: r for n, r in results.items() if n != "model"}}
         metrics["holdout"] = {"fraction": holdout, "seed": config.seed, "k": k,
                               "results": results}
-    report(f"training on all {len(data.scores)} ratings")
-    model = Recommender(config, progress=progress).fit(data.scores, data)
+    # the final model starts from what the holdout model learnt (its networks' weights,
+    # validated on the same slice neither trains on): a few epochs, not a second training
+    warm = fitted.get("holdout") if holdout > 0 and warm_start else None
+    report(f"training on all {len(data.scores)} ratings"
+           + (", starting from the holdout model" if warm is not None else ""))
+    model = Recommender(config, progress=progress).fit(data.scores, data, warm_start=warm)
     metrics["training"] = {
         "ratings": len(data.scores),
+        "warm_start": model.fitted.warm_started,
         "epochs_per_network": model.history.groupby("network").size().tolist(),
         "fit_seconds": round(model.fit_seconds or 0.0, 2),
         "best_validation_rmse": float(model.history["val_rmse"].min())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,9 +16,45 @@ from sqlalchemy import Engine
 
 from recsys import datasets, db
 from recsys.schema import Base
+from recsys.testing.ports import free_port
 from recsys.testing.postgres import TemporaryPostgres
 
 REPO = Path(__file__).resolve().parent.parent
+
+# -- lanes ------------------------------------------------------------------------------------
+#: Markers that keep a test out of the fast lane (`make test-fast`, `pytest -m fast`): it
+#: needs a server (PostgreSQL, OpenSearch, pgAdmin, gunicorn, a browser, a Jupyter kernel) or
+#: trains a TensorFlow network, or is otherwise slow. `make test` runs every lane.
+COSTLY = ("postgres", "opensearch", "training", "server", "slow")
+#: Fixtures that train a network, start a server or need one: a test using any of them (even
+#: through another fixture) is marked so.
+FIXTURE_MARKS = {"postgres_url": "postgres", "opensearch_node": "opensearch",
+                 "api_model": "training"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by what it costs, from the fixtures it uses and its own markers;
+    what is left is ``fast``."""
+    for item in items:
+        for fixture, marker in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+        if not any(item.get_closest_marker(name) for name in COSTLY):
+            item.add_marker("fast")
+
+
+@pytest.fixture(autouse=True)
+def _fast_lane_trains_nothing(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In the fast lane, a test that loads TensorFlow (it trains a network) fails, naming
+    the marker it needs: the lanes stay true as tests are added."""
+    import sys
+
+    before = "tensorflow" in sys.modules
+    yield
+    if (request.node.get_closest_marker("fast") is not None and not before
+            and "tensorflow" in sys.modules):
+        pytest.fail("this test loads TensorFlow but is in the fast lane: mark it "
+                    "@pytest.mark.training")
 
 
 def real_data_dir() -> Path:
@@ -153,12 +192,43 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
-def free_port() -> int:
-    import socket
+def fresh_clone(target: Path) -> Path:
+    """The repository's tracked and new files copied to ``target``, like a clone (no var/,
+    runs/ or ignored files)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    return target
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+
+def clean_env(tmp_path: Path, clone: Path, **extra: str) -> dict[str, str]:
+    """No RECSYS_* variable but the ones given; the clone's package first on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSYS_")}
+    env.update(PYTHONPATH=str(clone), HOME=str(tmp_path), **extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def synthetic_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``recsys pipeline --synthetic`` (4 epochs, one network, a 20 % holdout) run once, as a
+    newcomer runs it: in a fresh copy of the repository, from its root, with no RECSYS_*
+    variable. The tests of the run folder, of the state it leaves and of serving from it
+    share it. Returns the clone, its environment, the finished process and the runs
+    folder."""
+    root = tmp_path_factory.mktemp("pipeline")
+    clone = fresh_clone(root / "clone")
+    env = clean_env(root, clone)
+    done = subprocess.run(
+        [sys.executable, "-m", "recsys.cli", "pipeline", "--synthetic", "--quiet",
+         "--runs-dir", str(root / "runs"), "-p", "epochs", "4", "-p", "ensemble", "1",
+         "-p", "holdout", "0.2"], cwd=clone, env=env, capture_output=True, text=True,
+        timeout=900)
+    return {"clone": clone, "env": env, "done": done, "runs": root / "runs"}
+
 
 
 @contextmanager
@@ -167,8 +237,6 @@ def served(cwd: Path, env: dict[str, str], wait: float = 90.0, workers: int = 1,
     """``recsys serve`` (gunicorn, ``workers`` workers) started as users start it; yields its
     URL once /ping answers, and stops it afterwards. Its console goes to ``log`` (a file, so a
     chatty server never blocks on a full pipe)."""
-    import subprocess
-    import sys
     import tempfile
     import time
     import urllib.request

@@ -61,6 +61,7 @@ def moody() -> tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame]:
     return data, train, test
 
 
+@pytest.mark.training
 def test_the_blend_reads_the_day_and_never_does_worse_than_the_networks(
         moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame]) -> None:
     data, train, test = moody
@@ -87,6 +88,7 @@ def test_the_blend_reads_the_day_and_never_does_worse_than_the_networks(
     np.testing.assert_allclose(blended._rating_matrix(positions)[0], direct, rtol=1e-5)
 
 
+@pytest.mark.training
 def test_dates_must_match_the_pairs(
         moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame]) -> None:
     data, train, test = moody
@@ -95,6 +97,7 @@ def test_dates_must_match_the_pairs(
         model.predict([1, 2, 3], [1, 2, 3], at=test["rated_at"].iloc[:2])
 
 
+@pytest.mark.training
 def test_saved_blend_predicts_the_same_with_dates(
         moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame], tmp_path) -> None:
     data, train, test = moody
@@ -107,6 +110,7 @@ def test_saved_blend_predicts_the_same_with_dates(
         loaded.predict(test["user_id"], test["movie_id"], at=test["rated_at"]))
 
 
+@pytest.mark.training
 def test_autorec_learns_from_the_columns_it_reconstructs(
         moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame]) -> None:
     from recsys.models import autorec
@@ -116,7 +120,7 @@ def test_autorec_learns_from_the_columns_it_reconstructs(
     movies = np.sort(data.movies["id"].to_numpy())
     u, m = np.searchsorted(users, train["user_id"]), np.searchsorted(movies, train["movie_id"])
     r = train["rating"].to_numpy(np.float32)
-    predicted = autorec.fit_predict(u, m, r, len(users), len(movies), seed=0)
+    predicted, _ = autorec.fit_predict(u, m, r, len(users), len(movies), seed=0)
     assert predicted.shape == (len(users), len(movies))
     tu, tm = np.searchsorted(users, test["user_id"]), np.searchsorted(movies, test["movie_id"])
     held_out = float(np.sqrt(np.mean((np.clip(predicted[tu, tm], 1, 5) - test["rating"]) ** 2)))

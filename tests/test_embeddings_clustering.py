@@ -18,6 +18,8 @@ from recsys.models import ModelConfig, Recommender
 from recsys.schema import Cluster, UserCluster
 from recsys.vectors.local import LocalVectorStore
 
+pytestmark = pytest.mark.training
+
 QUICK = ModelConfig(max_epochs=8, ensemble=1, seed=3)
 
 

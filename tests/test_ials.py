@@ -64,6 +64,7 @@ def model() -> Recommender:
         data.scores, data)
 
 
+@pytest.mark.training
 def test_the_ranking_score_is_the_documented_sum(model: Recommender) -> None:
     state = model.fitted
     users = np.array([1, 2, 3])
@@ -89,6 +90,7 @@ def test_liking_is_monotone_and_saturates() -> None:
     assert values[-1] > -0.05
 
 
+@pytest.mark.training
 def test_derived_refuses_what_needs_training(model: Recommender) -> None:
     with pytest.raises(ValueError, match="without training"):
         model.derived(factors=8)

@@ -17,6 +17,8 @@ from recsys import datasets
 from recsys import evaluation as ev
 from recsys.models import ModelConfig, ModelError, Recommender
 
+pytestmark = pytest.mark.training
+
 FAST = ModelConfig(max_epochs=25, seed=7)
 
 

@@ -5,40 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
-from conftest import REPO, free_port, served
+from conftest import free_port, served
 
 from recsys import datasets, pipeline
 
 NOTEBOOKS = list(pipeline.NOTEBOOKS)
-
-
-def fresh_clone(target: Path) -> Path:
-    """The repository's tracked and new files copied to ``target``, like a clone (no var/,
-    runs/ or ignored files)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
-
-
-def clean_env(tmp_path: Path, clone: Path, **extra: str) -> dict[str, str]:
-    """No RECSYS_* variable but the ones given; the clone's package first on the path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSYS_")}
-    env.update(PYTHONPATH=str(clone), HOME=str(tmp_path), **extra)
-    return env
 
 
 def get(url: str) -> tuple[int, dict]:
@@ -49,16 +29,12 @@ def get(url: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+@pytest.mark.training
+@pytest.mark.server
 @pytest.mark.slow
-def test_one_state_after_the_pipeline_and_serve_from_the_root(tmp_path: Path) -> None:
-    clone = fresh_clone(tmp_path / "clone")
-    data_dir = tmp_path / "data"
-    datasets.save(datasets.synthetic(n_users=60, n_movies=80, ratings_per_user=20, seed=4),
-                  data_dir)
-    env = clean_env(tmp_path, clone, RECSYS_DATA_DIR=str(data_dir))
-    done = subprocess.run([sys.executable, "-m", "recsys.cli", "pipeline", "-p", "epochs", "3",
-                           "-p", "ensemble", "1"], cwd=clone, env=env, capture_output=True,
-                          text=True, timeout=900)
+def test_one_state_after_the_pipeline_and_serve_from_the_root(
+        synthetic_pipeline: dict[str, Any]) -> None:
+    clone, env, done = (synthetic_pipeline[k] for k in ("clone", "env", "done"))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert (clone / "var" / "recsys.db").is_file() and (clone / "var" / "model").is_dir()
     assert not (clone / "notebooks" / "var").exists(), "state split between var/ folders"
@@ -99,6 +75,8 @@ def _run_alone(name: str, folder: Path, data_dir: Path, **parameters: object) ->
     return output
 
 
+@pytest.mark.training
+@pytest.mark.server
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_notebook_stands_alone_on_a_fresh_var_folder(name: str, tmp_path: Path) -> None:
@@ -114,6 +92,7 @@ def test_every_notebook_stands_alone_on_a_fresh_var_folder(name: str, tmp_path: 
     assert "Traceback" not in streams and "WARNING: All log messages" not in streams
 
 
+@pytest.mark.server
 @pytest.mark.slow
 def test_a_notebook_that_cannot_go_on_stops_with_one_line(tmp_path: Path) -> None:
     import papermill
@@ -144,6 +123,7 @@ def test_the_repository_url_lives_in_one_place() -> None:
         assert text.count(slug) == 2, name  # the badge and repo_url, nothing else
 
 
+@pytest.mark.server
 def test_the_pipeline_console_is_short_and_quiet(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "recsys.cli", "pipeline", "--synthetic", "--runs-dir",

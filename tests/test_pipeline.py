@@ -4,9 +4,8 @@ pipeline runs on the synthetic dataset; a failure names the notebook and the cel
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -35,16 +34,13 @@ def test_notebook_is_committed_clean_and_thin(path: Path) -> None:
         assert "def " not in cell.source and "class " not in cell.source, cell.source
 
 
-def test_pipeline_runs_every_notebook_on_synthetic_data(tmp_path: Path) -> None:
-    env = {"RECSYS_VAR_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin",
-           "HOME": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-m", "recsys.cli", "pipeline", "--synthetic", "--quiet",
-         "--runs-dir", str(tmp_path / "runs"), "-p", "epochs", "4", "-p", "ensemble", "1",
-         "-p", "holdout", "0.2"],
-        env=env, capture_output=True, text=True, timeout=900)
+@pytest.mark.training
+@pytest.mark.server
+def test_pipeline_runs_every_notebook_on_synthetic_data(
+        synthetic_pipeline: dict[str, Any]) -> None:
+    done = synthetic_pipeline["done"]
     assert done.returncode == 0, done.stderr[-3000:]
-    run_dir = next((tmp_path / "runs").iterdir())
+    run_dir = next(synthetic_pipeline["runs"].iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert [s["notebook"] for s in summary["steps"]] == list(pipeline.NOTEBOOKS)
     assert all(s["status"] == "ok" for s in summary["steps"])
@@ -63,6 +59,7 @@ def test_pipeline_runs_every_notebook_on_synthetic_data(tmp_path: Path) -> None:
     assert len(images) >= 3, "figures are rendered as images"
 
 
+@pytest.mark.server
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:
     folder = tmp_path / "notebooks"
     folder.mkdir()

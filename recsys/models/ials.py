@@ -65,11 +65,21 @@ def _solve(rated: sp.csr_matrix, other: np.ndarray, unobserved: float, l2: float
     return out
 
 
+#: Sweeps of a warm start (from the movie factors of a model fitted on part of the ratings).
+WARM_ITERATIONS = 3
+
+
 def fit(u: np.ndarray, m: np.ndarray, n_users: int, n_movies: int, members: int, seed: int,
         factors: int = FACTORS, unobserved: float = UNOBSERVED, l2: float = L2,
-        iterations: int = ITERATIONS) -> ImplicitFactors:
+        iterations: int = ITERATIONS, initial: ImplicitFactors | None = None
+        ) -> ImplicitFactors:
     """iALS on the rated (user, movie) positions; ``members`` models from seeds ``seed``,
-    ``seed + 1``, ... whose scores are summed (their factors concatenated)."""
+    ``seed + 1``, ... whose scores are summed (their factors concatenated).
+
+    ``initial``: a model of the same shape fitted on part of these ratings: each member
+    starts from its movie factors and sweeps :data:`WARM_ITERATIONS` times."""
+    if initial is not None and initial.movies.shape != (n_movies, members * factors):
+        initial = None
     rated = sp.csr_matrix((np.ones(len(u)), (np.asarray(u), np.asarray(m))),
                           shape=(n_users, n_movies))
     rated.data[:] = 1.0  # a pair rated twice is still one observation
@@ -80,7 +90,12 @@ def fit(u: np.ndarray, m: np.ndarray, n_users: int, n_movies: int, members: int,
         scale = 0.1 / np.sqrt(factors)
         user_f = rng.normal(0.0, scale, (n_users, factors))
         movie_f = rng.normal(0.0, scale, (n_movies, factors))
-        for _ in range(iterations):
+        sweeps = iterations
+        if initial is not None:
+            movie_f = initial.movies[:, member * factors:(member + 1) * factors].astype(
+                np.float64)
+            sweeps = min(iterations, WARM_ITERATIONS)
+        for _ in range(sweeps):
             user_f = _solve(rated, movie_f, unobserved, l2)
             movie_f = _solve(by_movie, user_f, unobserved, l2)
         users.append(user_f)

@@ -12,7 +12,7 @@ only when a model is fitted or loaded, so commands that need no network start fa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ from recsys.quiet import import_keras
 import_keras()  # first: sets the backend and keeps TensorFlow's native lines off the console
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
+
+#: Training steps run per call into TensorFlow (Keras' ``steps_per_execution``).
+STEPS_PER_EXECUTION = 32
 
 
 @keras.saving.register_keras_serializable(package="recsys")
@@ -167,16 +170,31 @@ def build(config: ModelConfig, inputs: Inputs) -> Any:
                                config.factors)
         net.build((None, 2))
         net.movie_side.assign(inputs.movie_side)
+    # several steps per call into TensorFlow: the same batches and updates, less overhead
+    # per step (bench/RESULTS.md, "Fast by default")
     net.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mse",
-                metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
+                metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+                steps_per_execution=STEPS_PER_EXECUTION)
     return net
 
 
+def start_from(net: Any, other: Any) -> None:
+    """Copy ``other``'s trained weights into ``net`` (same architecture and sizes); the
+    inputs that are data, not learnt (side features, who rated what), stay ``net``'s."""
+    for mine, theirs in zip(net.trainable_weights, other.trainable_weights, strict=True):
+        if tuple(mine.shape) != tuple(theirs.shape):
+            raise ValueError(f"cannot start {mine.name} {tuple(mine.shape)} from "
+                             f"{tuple(theirs.shape)}")
+        mine.assign(theirs)
+
+
 def train(config: ModelConfig, inputs: Inputs, x: np.ndarray, r: np.ndarray,
-          is_val: np.ndarray, report: Callable[[str], None] | None
-          ) -> tuple[list[Any], pd.DataFrame]:
+          is_val: np.ndarray, report: Callable[[str], None] | None,
+          initial: Sequence[Any] | None = None) -> tuple[list[Any], pd.DataFrame]:
     """Train ``config.members`` networks with consecutive seeds, early stopping on the
-    validation slice (best weights kept); returns them and their per-epoch history."""
+    validation slice (best weights kept); returns them and their per-epoch history.
+
+    ``initial``: trained networks to start from, one per member (a warm start)."""
     from recsys.models import distribute
 
     strategy = distribute.current()
@@ -189,6 +207,8 @@ def train(config: ModelConfig, inputs: Inputs, x: np.ndarray, r: np.ndarray,
                 net = build(config, inputs)
         else:
             net = build(config, inputs)
+        if initial is not None:
+            start_from(net, initial[member])
         label = f"network {member + 1}/{members}, " if members > 1 else ""
 
         def on_epoch(epoch: int, logs: dict[str, float] | None, label: str = label) -> None:

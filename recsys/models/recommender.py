@@ -113,7 +113,8 @@ class Recommender:
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, scores: pd.DataFrame, data: Dataset,
-            progress: Progress | None = None) -> Recommender:
+            progress: Progress | None = None,
+            warm_start: Recommender | None = None) -> Recommender:
         """Train on ``scores`` (scores.csv columns), with ``data`` as side information.
 
         Args:
@@ -121,9 +122,15 @@ class Recommender:
             data: persons, users, workers and movies (its own scores are not used).
             progress: one line per epoch: printed (True) or passed to a callable (e.g. the
                 pipeline's heartbeat); default: the ``progress`` given to the constructor.
+            warm_start: a model fitted in this process with the same configuration on part
+                of ``scores`` (the holdout comparison's): the networks start from its
+                weights and validate on its validation slice (ratings neither ever trains
+                on), so they need a few epochs; anything else is fitted as usual. A model
+                that does not match is ignored (a fit from scratch, said in the progress).
         """
         report = reporter(self.progress if progress is None else progress)
-        self.state = fitting.fit(self.config, scores, data, report)
+        warm = warm_start.state if warm_start is not None else None
+        self.state = fitting.fit(self.config, scores, data, report, warm=warm)
         self.version = ""
         return self
 

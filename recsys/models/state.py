@@ -76,6 +76,13 @@ class FittedModel:
     rating_range: tuple[float, float] = (1.0, 5.0)
     blend: Blend | None = None
     ials: ImplicitFactors | None = None
+    #: the validation slice's (user, movie) pairs as ``user * movies.rows + movie`` keys
+    #: (sorted): what a warm-started fit validates on (kept in memory, not saved)
+    validation: np.ndarray | None = None
+    #: the networks started from another fit's (:func:`warm_start_slice`)
+    warm_started: bool = False
+    #: the blend's AutoRec weights, for a fit that starts from this one (not saved)
+    autorec_weights: list[np.ndarray] | None = None
 
 
 def fingerprint(scores: pd.DataFrame) -> str:
@@ -118,9 +125,36 @@ def implicit_matrix(u: np.ndarray, m: np.ndarray, n_users: int, n_movies: int) -
     return seen
 
 
+def pair_keys(u: np.ndarray, m: np.ndarray, n_movies: int) -> np.ndarray:
+    """One integer per (user, movie) position pair."""
+    return u.astype(np.int64) * n_movies + m.astype(np.int64)
+
+
+def warm_start_slice(warm: FittedModel | None, config: ModelConfig, users: IdMap,
+                     movies: IdMap, u: np.ndarray, m: np.ndarray) -> np.ndarray | None:
+    """The validation slice of a fit that starts from ``warm`` (a model fitted on part of
+    these ratings, e.g. the holdout comparison's), or None when it cannot start from it.
+
+    It is ``warm``'s own validation slice: ratings that neither its networks nor this fit's
+    ever train on, so early stopping and the blend's weights stay honest. A different
+    configuration, other users or movies, or no slice: a fit from scratch."""
+    if warm is None or warm.validation is None or not len(warm.validation):
+        return None
+    if (replace(warm.config, ranker_l2=config.ranker_l2) != config
+            or not np.array_equal(warm.users.ids, users.ids)
+            or not np.array_equal(warm.movies.ids, movies.ids)):
+        return None
+    return np.isin(pair_keys(u, m, movies.rows), warm.validation)
+
+
 def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
-        report: Callable[[str], None] | None = None) -> FittedModel:
-    """Train networks and ranker on ``scores``, with ``data`` as side information."""
+        report: Callable[[str], None] | None = None,
+        warm: FittedModel | None = None) -> FittedModel:
+    """Train networks and ranker on ``scores``, with ``data`` as side information.
+
+    ``warm``: a model fitted with the same configuration on part of ``scores`` (the holdout
+    comparison's): the networks start from its weights and validate on its validation slice
+    (:func:`warm_start_slice`), so they need a few epochs instead of a whole training."""
     from recsys.models import networks
 
     start = time.perf_counter()
@@ -140,18 +174,27 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
     u, m = users.positions(scores["user_id"]), movies.positions(scores["movie_id"])
     r = scores["rating"].to_numpy(dtype=np.float32)
     global_mean = float(r.mean())
-    is_val = np.random.default_rng(config.seed).random(len(r)) < config.validation_fraction
+    warm_val = warm_start_slice(warm, config, users, movies, u, m)
+    if warm is not None and report is not None:
+        report("starting from the holdout model's networks" if warm_val is not None else
+               "training from scratch: the holdout model does not match this data")
+    is_val = (warm_val if warm_val is not None else
+              np.random.default_rng(config.seed).random(len(r)) < config.validation_fraction)
     implicit = (implicit_matrix(u, m, users.rows, movies.rows)
                 if config.kind == "hybrid" and config.implicit else None)
     inputs = networks.Inputs(users.rows, movies.rows, user_side, movie_side, global_mean,
                              implicit)
     x = np.stack([u, m], axis=1).astype(np.int32)
-    trained, history = networks.train(config, inputs, x, r, is_val, report)
+    trained, history = networks.train(config, inputs, x, r, is_val, report,
+                                      initial=warm.networks if warm is not None
+                                      and warm_val is not None else None)
     factors = (networks.export_factors(trained, users.rows, movies.rows)
                if config.kind == "hybrid" else None)
-    fitted_blend = (fit_blend(config, factors, global_mean, u, m, r, scores, is_val,
-                              users.rows, movies.rows, report)
-                     if factors is not None and config.blend and is_val.any() else None)
+    start_from = warm if warm_val is not None else None
+    fitted_blend, autorec_weights = (
+        fit_blend(config, factors, global_mean, u, m, r, scores, is_val, users.rows,
+                  movies.rows, report, start_from.autorec_weights if start_from else None)
+        if factors is not None and config.blend and is_val.any() else (None, None))
     if config.ranker_l2_search and is_val.any():
         started = time.perf_counter()
         l2, tried = search_l2(u, m, r, is_val, users.rows, movies.rows,
@@ -169,7 +212,8 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
         from recsys.models import ials
 
         started = time.perf_counter()
-        implicit_factors = ials.fit(u, m, users.rows, movies.rows, config.ials, config.seed)
+        implicit_factors = ials.fit(u, m, users.rows, movies.rows, config.ials, config.seed,
+                                    initial=start_from.ials if start_from else None)
         if report is not None:
             report(f"iALS ranking model ({config.ials} x {ials.FACTORS} factors) fitted in "
                    f"{time.perf_counter() - started:.1f} s")
@@ -178,31 +222,39 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
                        seen, tuple(trained), factors, ranker, fingerprint(scores), history,
                        time.perf_counter() - start,
                        (data.info.rating_scale.low, data.info.rating_scale.high), fitted_blend,
-                       implicit_factors)
+                       implicit_factors,
+                       np.sort(pair_keys(u[is_val], m[is_val], movies.rows)),
+                       warm_val is not None, autorec_weights)
 
 
 def fit_blend(config: ModelConfig, factors: Any, global_mean: float, u: np.ndarray,
               m: np.ndarray, r: np.ndarray, scores: pd.DataFrame, is_val: np.ndarray,
-              n_users: int, n_movies: int, report: Callable[[str], None] | None) -> Blend:
+              n_users: int, n_movies: int, report: Callable[[str], None] | None,
+              autorec_start: list[np.ndarray] | None = None
+              ) -> tuple[Blend, list[np.ndarray] | None]:
     """The rating blend around the networks' factors (dates from ``rated_at`` when the
-    scores have them and ``config.blend_days``)."""
+    scores have them and ``config.blend_days``), and its AutoRec's weights (``autorec_start``:
+    the weights it starts from, a warm start)."""
     from recsys.models import blend
 
     start = time.perf_counter()
-    predict = factors.pairs(global_mean, u, m)
+    predict = factors.pairs(global_mean, u, m).astype(np.float32)
     full = factors.matrix(global_mean, np.arange(n_users), np.arange(n_movies))
     dated = (config.blend_days and "rated_at" in scores.columns
              and bool(scores["rated_at"].notna().all()))
     day = blend.days(scores["rated_at"]) if dated else None
     others: tuple[np.ndarray, ...] = ()
+    weights = None
     if config.autorec:
         from recsys.models import autorec
 
         keep = ~is_val
-        others = (autorec.fit_predict(u[keep], m[keep], r[keep], n_users, n_movies,
-                                      config.seed),)
+        reconstructed, weights = autorec.fit_predict(u[keep], m[keep], r[keep], n_users,
+                                                     n_movies, config.seed,
+                                                     initial=autorec_start)
+        others = (reconstructed,)
     fitted = blend.fit(u, m, r, day, is_val, predict, full, config.neighbours, n_users,
                        n_movies, others)
     if report is not None:
         report(f"rating blend fitted in {time.perf_counter() - start:.1f} s")
-    return fitted
+    return fitted, weights
