@@ -165,10 +165,10 @@ class Recommender:
 
     # -- ratings -------------------------------------------------------------------------------
     def _ratings(self, u: np.ndarray, m: np.ndarray, at: Any = None) -> np.ndarray:
-        from recsys.models import networks
-
         state = self.fitted
-        if state.factors is None:
+        if state.factors is None:  # the reference model: its network (and so Keras) only
+            from recsys.models import networks
+
             return networks.predict(state.networks[0], u, m)
         out = state.factors.pairs(state.global_mean, u, m)
         if state.blend is None:
