@@ -90,6 +90,17 @@ def run(engine: Engine, model: Recommender, top_n: int = 100,
                                 "write": round(end - scored, 3)}}
 
 
+def run_from_settings(settings: Any, top_n: int = 100, shard: Shard = WHOLE) -> dict[str, Any]:
+    """:func:`run` against what ``settings`` name: the database and the latest model saved
+    under its model folder (what ``recsys predict`` and each of its Ray tasks do)."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        model = Recommender.load(settings.model_dir, movie_ids=db.movie_ids(engine))
+        return run(engine, model, top_n=top_n, shard=shard)
+    finally:
+        engine.dispose()
+
+
 def top_for_user(engine: Engine, user_id: int, k: int = 10) -> pd.DataFrame:
     """A user's stored top-k with titles, as batch prediction wrote them (the API serves
     these minus the movies rated since, and scores live when none are stored)."""

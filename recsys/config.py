@@ -41,6 +41,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                   "user's ratings and stored predictions in memory (flat "
                                   "arrays above 2M: 8 bytes per rating); above, it reads them "
                                   "per request (memory bounded by the catalogue)"),
+    "RECSYS_RAY_ADDRESS": ("", "Ray cluster for `recsys predict/index --ray` when --ray gives "
+                           "no address (`auto`: the cluster this machine belongs to)"),
     "RECSYS_NOTEBOOKS_DIR": ("<repo>/notebooks", "where `recsys pipeline` finds the notebooks"),
     "RECSYS_PG_BIN": ("Debian layout", "(tests, benchmarks) folder with initdb and pg_ctl"),
 }
@@ -75,6 +77,7 @@ class Settings:
         api_refresh_seconds: how often the API's read model looks for changes.
         api_memory_ratings: above this many ratings the read model keeps no per-user rows
             (they are read per request).
+        ray_address: the Ray cluster ``--ray`` joins when given no address.
     """
 
     data_dir: Path
@@ -89,6 +92,7 @@ class Settings:
     seed: int = int(VARIABLES["RECSYS_SEED"][0])
     api_refresh_seconds: float = float(VARIABLES["RECSYS_API_REFRESH_SECONDS"][0])
     api_memory_ratings: int = int(VARIABLES["RECSYS_API_MEMORY_RATINGS"][0])
+    ray_address: str = VARIABLES["RECSYS_RAY_ADDRESS"][0]
 
     @property
     def reports_dir(self) -> Path:
@@ -166,6 +170,7 @@ def get_settings(env_file: str | os.PathLike[str] | None = ".env",
         seed=_number("RECSYS_SEED", int),
         api_refresh_seconds=_number("RECSYS_API_REFRESH_SECONDS", float),
         api_memory_ratings=_number("RECSYS_API_MEMORY_RATINGS", int),
+        ray_address=_value("RECSYS_RAY_ADDRESS"),
     )
 
 

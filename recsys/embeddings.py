@@ -140,6 +140,38 @@ def index_all(data: Dataset, store: VectorStore, model: Any = None, shard: Shard
             for entity, kind, vectors, meta in parts}
 
 
+def data_and_model(settings: Any, required: bool) -> tuple[Dataset, Any]:
+    """What ``settings`` name: the database's contents, and the latest trained model (None
+    when there is none and it is optional)."""
+    from recsys import db
+    from recsys.errors import ModelNotFound
+    from recsys.models import Recommender
+
+    engine = db.make_engine(settings.database_url)
+    try:
+        data = db.read_dataset(engine)
+    finally:
+        engine.dispose()
+    try:
+        model = Recommender.load(settings.model_dir, data=data)
+    except ModelNotFound:
+        if required:
+            raise
+        model = None
+    return data, model
+
+
+def index_from_settings(settings: Any, shard: Shard = WHOLE,
+                        prepare: bool = False) -> tuple[dict[str, int], bool]:
+    """:func:`index_all` against what ``settings`` name (what ``recsys index`` and each of
+    its Ray tasks do): records written per index, and whether a trained model was there."""
+    from recsys.vectors import open_store
+
+    data, model = data_and_model(settings, required=False)
+    counts = index_all(data, open_store(settings), model, shard=shard, prepare=prepare)
+    return counts, model is not None
+
+
 SIMILAR_COLUMNS = ["rank", "movie_id", "similarity", "title", "year", "genres"]
 
 

@@ -49,6 +49,34 @@ def settings_for(args: argparse.Namespace) -> Settings:
     return settings.replace(**changes) if changes else settings
 
 
+def ray_options(parser: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]`` and ``--shards N``: the command's shards as tasks on a Ray
+    cluster (:mod:`recsys.distributed.ray_jobs`)."""
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run the shards as retried tasks on the Ray cluster at ADDRESS "
+                             "(host:port, or auto: the cluster this machine belongs to; "
+                             "without ADDRESS: RECSYS_RAY_ADDRESS)")
+    parser.add_argument("--shards", type=int, default=None,
+                        help="with --ray: how many tasks (default: the cluster's CPUs)")
+
+
+def ray_address(args: argparse.Namespace, settings: Settings) -> str | None:
+    """The Ray cluster the command runs on (``--ray``, else nothing: one process), or a
+    :class:`UsageError` when ``--ray`` names none and ``RECSYS_RAY_ADDRESS`` is unset."""
+    given = getattr(args, "ray", None)
+    if given is None:
+        if getattr(args, "shards", None) is not None:
+            raise UsageError("--shards goes with --ray")
+        return None
+    address = given or settings.ray_address
+    if not address:
+        raise UsageError("--ray needs an address (host:port, or auto): give one or set "
+                         "RECSYS_RAY_ADDRESS")
+    if args.shards is not None:
+        in_range("--shards", args.shards, 1)
+    return str(address)
+
+
 def in_range(name: str, value: int, low: int, high: int | None = None) -> int:
     """An option's value checked against its range (a :class:`UsageError` otherwise)."""
     if value < low or (high is not None and value > high):

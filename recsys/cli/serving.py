@@ -8,24 +8,29 @@ import sys
 import time
 from typing import Any
 
-from recsys.cli.common import command, in_range, settings_for
+from recsys.cli.common import command, in_range, ray_address, ray_options, settings_for
+from recsys.errors import UsageError
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from recsys import batch, db
-    from recsys.models import Recommender
     from recsys.sharding import Shard
 
     settings = settings_for(args)
     in_range("--top-n", args.top_n, 1)
     shard = Shard.parse(args.shard)
+    address = ray_address(args, settings)
     start = time.perf_counter()
-    engine = db.make_engine(settings.database_url)
-    try:
-        model = Recommender.load(settings.model_dir, movie_ids=db.movie_ids(engine))
-        result = batch.run(engine, model, top_n=args.top_n, shard=shard)
-    finally:
-        engine.dispose()
+    if address is not None:
+        from recsys.distributed import ray_jobs
+
+        if not shard.whole:
+            raise UsageError("--ray splits the work into --shards itself: give no --shard")
+        result = ray_jobs.predict(settings, address, top_n=args.top_n, shards=args.shards,
+                                  say=print)
+    else:
+        from recsys import batch
+
+        result = batch.run_from_settings(settings, top_n=args.top_n, shard=shard)
     result["seconds_with_model_load"] = round(time.perf_counter() - start, 3)
     print(json.dumps(result, indent=2))
     return 0
@@ -57,6 +62,7 @@ def register(sub: Any) -> None:
     predict.add_argument("--shard", default="0/1", metavar="I/N",
                          help="score only the users with id %% N == I and replace only their "
                               "rows (N machines, one database; docs/SCALING.md)")
+    ray_options(predict)
     predict.set_defaults(func=cmd_predict)
 
     default = "waitress" if sys.platform == "win32" else "gunicorn"

@@ -5,51 +5,36 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from recsys.cli.common import command, in_range, settings_for
-from recsys.config import Settings
-from recsys.errors import ModelNotFound, RecsysError, UsageError
+from recsys.cli.common import command, in_range, ray_address, ray_options, settings_for
+from recsys.errors import RecsysError, UsageError
 
 if TYPE_CHECKING:  # the command line imports pandas and TensorFlow only when a command runs
-    from recsys.datasets import Dataset
-    from recsys.models import Recommender
-
-
-def data_and_model(settings: Settings, required: bool) -> tuple[Dataset, Recommender | None]:
-    """The database contents, and the latest trained model (None when there is none and it
-    is optional)."""
-    from recsys import db
-    from recsys.models import Recommender
-
-    engine = db.make_engine(settings.database_url)
-    try:
-        data = db.read_dataset(engine)
-    finally:
-        engine.dispose()
-    try:
-        model = Recommender.load(settings.model_dir, data=data)
-    except ModelNotFound:
-        if required:
-            raise
-        model = None
-    return data, model
+    pass
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     from recsys import embeddings
     from recsys.sharding import Shard
-    from recsys.vectors import open_store
 
     settings = settings_for(args)
     shard = Shard.parse(args.shard)
     if args.prepare and not shard.whole:
         raise UsageError("--prepare creates the indexes for every shard: run it once, "
                          "without --shard")
-    data, model = data_and_model(settings, required=False)
-    if model is None:
-        print("No trained model yet: indexing content vectors only (run `recsys train`, then "
+    address = ray_address(args, settings)
+    if address is not None:
+        from recsys.distributed import ray_jobs
+
+        if not shard.whole or args.prepare:
+            raise UsageError("--ray prepares the indexes and splits the work into --shards "
+                             "itself: give neither --shard nor --prepare")
+        counts, trained = ray_jobs.index(settings, address, shards=args.shards, say=print)
+    else:
+        counts, trained = embeddings.index_from_settings(settings, shard=shard,
+                                                         prepare=args.prepare)
+    if not trained:
+        print("No trained model yet: indexed content vectors only (run `recsys train`, then "
               "`recsys index` again for learned vectors).")
-    counts = embeddings.index_all(data, open_store(settings), model, shard=shard,
-                                  prepare=args.prepare)
     if args.prepare:
         print("Created empty indexes " + ", ".join(counts) + ": now run `recsys index "
               "--shard I/N` on each machine.")
@@ -88,10 +73,10 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from recsys import clustering, db
+    from recsys import clustering, db, embeddings
 
     settings = settings_for(args)
-    data, model = data_and_model(settings, required=True)
+    data, model = embeddings.data_and_model(settings, required=True)
     assert model is not None  # required=True raised otherwise
     result = clustering.cluster_users(model.user_embeddings(), k=args.k, max_k=args.max_k,
                                       seed=settings.seed, settings=settings)
@@ -120,6 +105,7 @@ def register(sub: Any) -> None:
                             "(N machines, one vector store; docs/SCALING.md)")
     index.add_argument("--prepare", action="store_true",
                        help="(re)create the indexes empty, once, before sharded runs")
+    ray_options(index)
     index.set_defaults(func=cmd_index)
 
     similar = command(sub, "similar", "movies similar to one movie (never the movie itself)")

@@ -5,6 +5,7 @@ import TensorFlow)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -27,10 +28,16 @@ class Factors:
                 + np.einsum("ij,ij->i", self.user_vectors[u], self.movie_vectors[m],
                             dtype=np.float64))
 
+    @cached_property
+    def _movie_vectors64(self) -> np.ndarray:
+        return self.movie_vectors.astype(np.float64)
+
     def matrix(self, global_mean: float, u: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        """The mean prediction of users (positions) x movies (positions)."""
+        """The mean prediction of users (positions) x movies (positions), in float64: a
+        float32 product's last digit depends on how many users are scored together, and
+        batch prediction must store the same numbers whatever its batches or shards."""
         return (global_mean + self.user_bias[u][:, None] + self.movie_bias[movies][None]
-                + self.user_vectors[u] @ self.movie_vectors[movies].T)
+                + self.user_vectors[u].astype(np.float64) @ self._movie_vectors64[movies].T)
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         return {"user_vectors": self.user_vectors, "user_bias": self.user_bias,

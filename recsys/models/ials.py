@@ -19,6 +19,7 @@ so that memory stays bounded at any size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,9 +40,14 @@ class ImplicitFactors:
     users: np.ndarray
     movies: np.ndarray
 
+    @cached_property
+    def _known_movies64(self) -> np.ndarray:
+        return self.movies[1:].astype(np.float64)
+
     def scores(self, users: np.ndarray) -> np.ndarray:
-        """Scores of every known movie (columns 1..) for users (positions)."""
-        return self.users[np.asarray(users)] @ self.movies[1:].T
+        """Scores of every known movie (columns 1..) for users (positions), in float64 (the
+        same numbers whatever the batch, see :meth:`recsys.models.factors.Factors.matrix`)."""
+        return self.users[np.asarray(users)].astype(np.float64) @ self._known_movies64.T
 
 
 def _solve(rated: sp.csr_matrix, other: np.ndarray, unobserved: float, l2: float

@@ -239,7 +239,8 @@ def fit_blend(config: ModelConfig, factors: Any, global_mean: float, u: np.ndarr
 
     start = time.perf_counter()
     predict = factors.pairs(global_mean, u, m).astype(np.float32)
-    full = factors.matrix(global_mean, np.arange(n_users), np.arange(n_movies))
+    full = factors.matrix(global_mean, np.arange(n_users), np.arange(n_movies)).astype(
+        np.float32)
     dated = (config.blend_days and "rated_at" in scores.columns
              and bool(scores["rated_at"].notna().all()))
     day = blend.days(scores["rated_at"]) if dated else None

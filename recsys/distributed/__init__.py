@@ -1,0 +1,1 @@
+"""Work past one machine on an existing distributed engine (Ray)."""
