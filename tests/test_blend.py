@@ -88,20 +88,29 @@ def test_the_blend_reads_the_day_and_never_does_worse_than_the_networks(
     np.testing.assert_allclose(blended._rating_matrix(positions)[0], direct, rtol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def short(moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame]) -> Recommender:
+    """A model trained for three epochs (with its blend and AutoRec), shared by the tests that
+    need a trained blend but not a good one."""
+    data, train, _ = moody
+    return Recommender(dataclasses.replace(FAST, max_epochs=3)).fit(train, data)
+
+
 @pytest.mark.training
 def test_dates_must_match_the_pairs(
-        moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame]) -> None:
-    data, train, test = moody
-    model = Recommender(dataclasses.replace(FAST, max_epochs=2)).fit(train, data)
+        moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame], short: Recommender) -> None:
+    _, _, test = moody
+    model = short
     with pytest.raises(ValueError, match="3 pairs but 2 dates"):
         model.predict([1, 2, 3], [1, 2, 3], at=test["rated_at"].iloc[:2])
 
 
 @pytest.mark.training
 def test_saved_blend_predicts_the_same_with_dates(
-        moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame], tmp_path) -> None:
-    data, train, test = moody
-    model = Recommender(dataclasses.replace(FAST, max_epochs=3)).fit(train, data)
+        moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame], short: Recommender,
+        tmp_path) -> None:
+    data, _, test = moody
+    model = short
     assert model.fitted.blend is not None
     model.save(tmp_path)
     loaded = Recommender.load(tmp_path, data=data)
@@ -112,7 +121,7 @@ def test_saved_blend_predicts_the_same_with_dates(
 
 @pytest.mark.training
 def test_autorec_learns_from_the_columns_it_reconstructs(
-        moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame]) -> None:
+        moody: tuple[datasets.Dataset, pd.DataFrame, pd.DataFrame], short: Recommender) -> None:
     from recsys.models import autorec
 
     data, train, test = moody
@@ -127,7 +136,7 @@ def test_autorec_learns_from_the_columns_it_reconstructs(
     mean_only = float(np.sqrt(np.mean((r.mean() - test["rating"]) ** 2)))
     assert held_out < mean_only  # it generalises, not only reconstructs
     # the blend gives it a weight of its own; without it, one input fewer
-    with_it = Recommender(dataclasses.replace(FAST, max_epochs=3)).fit(train, data)
+    with_it = short
     without = Recommender(dataclasses.replace(FAST, max_epochs=3, autorec=False)).fit(train,
                                                                                        data)
     assert len(with_it.fitted.blend.weights) == len(without.fitted.blend.weights) + 1

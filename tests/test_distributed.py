@@ -17,7 +17,7 @@ from recsys.testing.ports import free_port
 
 pytestmark = pytest.mark.slow
 
-TRAIN = [sys.executable, "-m", "recsys.cli", "train", "--holdout", "0.1", "--epochs", "6"]
+TRAIN = [sys.executable, "-m", "recsys.cli", "train", "--holdout", "0.1", "--epochs", "4"]
 
 
 def _metrics(output: str) -> dict:
