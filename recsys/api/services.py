@@ -126,9 +126,21 @@ class Services:
 
     @staticmethod
     def close_session(_exc: BaseException | None = None) -> None:
+        """Release the request's session. Closing talks to the database (a rollback), and a
+        database that went away meanwhile (a restart) makes it fail after the answer was
+        made: that is logged and the connection discarded, never turned into a 500."""
         session = g.pop("db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.close()
+        except Exception as exc:  # noqa: BLE001 - the answer stands; the pool drops it
+            log.warning("closing a database session failed (%s); connection discarded",
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            try:
+                session.invalidate()
+            except Exception:  # noqa: BLE001 - nothing more to release
+                pass
 
     # -- health -------------------------------------------------------------------------------
     def _database_state(self) -> dict[str, Any]:
