@@ -36,6 +36,82 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The user id a ``--rated`` list is scored as: no database id (they start at 1), so the
+#: model treats it as a new user.
+NEW_USER = 0
+
+
+def parse_rated(text: str, scale: Any) -> list[tuple[int, float]]:
+    """``"50:5,172:4"`` as (movie id, rating) pairs on the data's rating scale, or a
+    :class:`UsageError` naming the item that is wrong."""
+    pairs: dict[int, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        movie, colon, rating = item.partition(":")
+        try:
+            if not colon:
+                raise ValueError
+            movie_id, value = int(movie), float(rating)
+        except ValueError:
+            raise UsageError(f"--rated wants MOVIE:RATING pairs separated by commas (e.g. "
+                             f"50:5,172:4), got {item!r}") from None
+        if not bool(scale.valid([value])[0]):
+            raise UsageError(f"--rated {item}: {scale.message()}")
+        pairs[movie_id] = int(value) if scale.whole else value
+    return list(pairs.items())
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from recsys import db
+    from recsys.api.recommendations import Explainer, NoModelToScore, recommendations
+    from recsys.api.serving import Snapshot, movie_infos, user_snapshot
+    from recsys.db import info as described
+    from recsys.models import Recommender
+    from recsys.rules import LIKED_RATING
+
+    settings = settings_for(args)
+    in_range("--k", args.k, 1, 100)
+    if (args.user_id is None) == (args.rated is None):
+        raise UsageError("give a USER_ID, or --rated MOVIE:RATING,... for a new user")
+    engine = db.make_engine(settings.database_url)
+    try:
+        model = Recommender.load(settings.model_dir)
+        with engine.connect() as conn:
+            if args.rated is not None:
+                rated = parse_rated(args.rated, described.read(conn).rating_scale)
+                known = movie_infos(conn, [m for m, _ in rated])
+                unknown = [m for m, _ in rated if m not in known]
+                if unknown:
+                    raise UsageError(f"--rated: no movie {unknown[0]} in the database")
+                user = NEW_USER
+                snap = Snapshot(users={user}, rated={user: {m for m, _ in rated}},
+                                liked={user: sorted(((m, r) for m, r in rated
+                                                     if r >= LIKED_RATING),
+                                                    key=lambda pair: -pair[1])})
+            else:
+                user = args.user_id
+                snap = user_snapshot(conn, user)
+                if user not in snap.users:
+                    raise UsageError(f"user {user} does not exist (`recsys recommend --rated "
+                                     "MOVIE:RATING,...` recommends for someone new)")
+            try:
+                payload = recommendations(snap, user, args.k, model, Explainer(), {},
+                                          lambda ids: movie_infos(conn, ids))
+            except NoModelToScore as exc:
+                raise UsageError(str(exc)) from None
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+        return 0
+    who = "a new user" if args.rated is not None else f"user {user}"
+    print(f"Top {len(payload['recommendations'])} for {who} ({payload['source']}, model "
+          f"{payload['model_version']}):")
+    for rec in payload["recommendations"]:
+        print(f"  {rec['rank']:>2}. {rec['title']}  (movie {rec['movie_id']}; predicted "
+              f"{rec['predicted_rating']:.2f}, score {rec['score']:.2f}): {rec['reason']['text']}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -64,6 +140,17 @@ def register(sub: Any) -> None:
                               "rows (N machines, one database; docs/SCALING.md)")
     ray_options(predict)
     predict.set_defaults(func=cmd_predict)
+
+    recommend = command(sub, "recommend", "one user's top movies with a reason for each, as "
+                        "the API gives them (or a new user's, from ratings given here)",
+                        database=True)
+    recommend.add_argument("user_id", type=int, nargs="?", help="a user's database id")
+    recommend.add_argument("--rated", metavar="MOVIE:RATING,...",
+                           help="instead of a user: the ratings of someone new, e.g. "
+                                "50:5,172:4,1:3")
+    recommend.add_argument("--k", type=int, default=10, help="how many movies (1-100)")
+    recommend.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    recommend.set_defaults(func=cmd_recommend)
 
     default = "waitress" if sys.platform == "win32" else "gunicorn"
     serve = command(sub, "serve", f"run the API ({default} by default; Swagger UI at /swagger)",
