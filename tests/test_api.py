@@ -183,6 +183,20 @@ def test_a_session_that_cannot_close_is_logged_never_a_500(
     assert "closing a database session failed" in caplog.text
 
 
+@pytest.mark.parametrize("method,path", [("PUT", "/scores"), ("PATCH", "/movies/1"),
+                                         ("DELETE", "/scores"), ("PUT", "/no/such/path")])
+def test_a_method_or_path_that_does_not_exist_is_answered_before_the_body(
+        client: FlaskClient, method: str, path: str) -> None:
+    """Routing comes first: a PUT to a POST-only path is 405 with Allow, not 415 for its
+    missing JSON body (schemathesis' ST204); an unknown path is 404."""
+    response = client.open(path, method=method)
+    expected = 404 if path == "/no/such/path" else 405
+    body = _error(response, expected)
+    assert body["status"] == expected
+    if expected == 405:
+        assert response.headers["Allow"]
+
+
 def test_changes_made_elsewhere_are_seen_within_the_refresh_interval(
         client: FlaskClient, loaded: Engine) -> None:
     import time

@@ -112,6 +112,8 @@ def check_request_limits() -> Response | None:
     header_bytes = sum(len(k) + len(v) + 4 for k, v in request.headers.items())
     if header_bytes > MAX_HEADER_BYTES:
         return problem(431, DEFAULT_DETAIL[431])
+    if request.routing_exception is not None:
+        return None  # no such path, or not this method: 404 or 405 first, whatever the body
     if request.method in ("POST", "PUT", "PATCH"):
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return problem(413, DEFAULT_DETAIL[413])
