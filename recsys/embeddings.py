@@ -18,7 +18,7 @@ they share genres?) against a random baseline.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from recsys.errors import UsageError
 from recsys.features import FeatureEncoder
 from recsys.rules import LIKED_RATING
 from recsys.sharding import WHOLE, Shard
+from recsys.topk import first_kept
 from recsys.vectors.base import IndexNotFound, VectorStore
 
 INDEXES = {("movies", "content"): "movies_content", ("movies", "learned"): "movies_learned",
@@ -198,17 +199,14 @@ def similar_records(store: VectorStore, movie_id: int, k: int = 10, kind: str = 
     record = store.get(name, int(movie_id))
     if record is None:
         raise MovieNotIndexed(f"movie {movie_id} is not in the {name} index")
-    ask = k
-    while True:
-        hits = store.knn(name, record.vector, k=ask, exclude=[int(movie_id)], filter=filter)
-        if exists is None:
-            break
-        present = exists([h.id for h in hits])
-        kept = [h for h in hits if h.id in present]
-        if len(kept) >= k or len(hits) < ask or ask >= MAX_NEIGHBOURS_ASKED:
-            hits = kept[:k]
-            break
-        ask = min(ask * 4, MAX_NEIGHBOURS_ASKED)
+    def nearest(n: int) -> list[Any]:
+        return store.knn(name, record.vector, k=n, exclude=[int(movie_id)], filter=filter)
+
+    def still_there(hits: Sequence[Any]) -> list[Any]:
+        present = exists([h.id for h in hits]) if exists is not None else None
+        return [h for h in hits if present is None or h.id in present]
+
+    hits = first_kept(nearest, still_there, k, MAX_NEIGHBOURS_ASKED)
     return [{"rank": i + 1, "movie_id": h.id, "similarity": round(h.score, 4),
              "title": h.metadata.get("title"), "year": h.metadata.get("year"),
              "genres": h.metadata.get("genres", [])} for i, h in enumerate(hits)]

@@ -2,8 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
 import numpy as np
 import pandas as pd
+
+T = TypeVar("T")
+
+
+def first_kept(fetch: Callable[[int], Sequence[T]], keep: Callable[[Sequence[T]], list[T]],
+               wanted: int, limit: int | None = None) -> list[T]:
+    """The first ``wanted`` items that ``keep`` keeps, from a source that gives its best
+    ``n`` (``fetch(n)``): ask for ``wanted``, then four times as many each round until enough
+    are kept, the source has no more, or ``limit`` is asked (e.g. a model or an index older
+    than the database, whose answers may name movies that are gone)."""
+    ask = wanted
+    while True:
+        got = fetch(ask)
+        kept = keep(got)
+        if len(kept) >= wanted or len(got) < ask or (limit is not None and ask >= limit):
+            return kept[:wanted]
+        ask = ask * 4 if limit is None else min(ask * 4, limit)
 
 
 def top_columns(scores: np.ndarray, k: int) -> np.ndarray:

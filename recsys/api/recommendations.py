@@ -13,7 +13,7 @@ on its own:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from recsys.api.serving import MovieInfo, Snapshot
 from recsys.explain import COLD, Explainer
+from recsys.topk import first_kept
 
 __all__ = ["Explainer", "NoModelToScore", "Pick", "choose", "live_picks", "recommendations"]
 
@@ -80,16 +81,16 @@ def live_picks(model: Any, user_id: int, wanted: int, exclude: list[int],
                exists: Exists | None) -> list[Pick]:
     """Up to ``wanted`` movies scored now by the model, skipping movies the database no
     longer has (asking the model for more until enough remain or it has no more)."""
-    ask = wanted
-    while True:
-        live = model.recommend(user_id, k=ask, exclude=exclude)
-        ids = [int(m) for m in live["movie_id"]]
-        present = exists(ids) if exists is not None else set(ids)
-        picks = [Pick(int(r.movie_id), float(r.predicted_rating), float(r.score))
-                 for r in live.itertuples() if int(r.movie_id) in present]
-        if len(picks) >= wanted or len(live) < ask:
-            return picks[:wanted]
-        ask *= 4
+    def scored(n: int) -> list[Pick]:
+        live = model.recommend(user_id, k=n, exclude=exclude)
+        return [Pick(int(r.movie_id), float(r.predicted_rating), float(r.score))
+                for r in live.itertuples()]
+
+    def still_there(picks: Sequence[Pick]) -> list[Pick]:
+        present = exists([p.movie_id for p in picks]) if exists is not None else None
+        return [p for p in picks if present is None or p.movie_id in present]
+
+    return first_kept(scored, still_there, wanted)
 
 
 def recommendations(snap: Snapshot, user_id: int, k: int, model: Any, explainer: Explainer,
