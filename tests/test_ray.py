@@ -111,7 +111,8 @@ def test_predict_on_ray_stores_the_rows_of_a_plain_run(ray_cluster: tuple[Any, A
 
 def test_index_on_ray_writes_the_vectors_of_a_plain_run(ray_cluster: tuple[Any, Any],
                                                         world: dict[str, str],
-                                                        opensearch_node: Any) -> None:
+                                                        opensearch_node: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from recsys.config import get_settings
     from recsys.vectors import open_store
 
@@ -120,13 +121,9 @@ def test_index_on_ray_writes_the_vectors_of_a_plain_run(ray_cluster: tuple[Any, 
            "RECSYS_OPENSEARCH_URL": opensearch_node.url}
     plain = recsys(["index"], env)
     assert plain.returncode == 0, plain.stderr[-2000:]
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        store = open_store(get_settings(env_file=None))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    for name in ("RECSYS_VECTOR_BACKEND", "RECSYS_OPENSEARCH_URL"):
+        monkeypatch.setenv(name, env[name])
+    store = open_store(get_settings(env_file=None))
     names = ["movies_content", "users_content", "movies_learned", "users_learned"]
     before = {name: {i: store.get(name, i) for i in (1, 2, 3)} for name in names}
     counts = {name: store.count(name) for name in names}
