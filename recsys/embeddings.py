@@ -8,9 +8,11 @@ Two kinds of vectors, each for movies and users:
 - **learned** vectors come from the trained :class:`~recsys.model.Recommender` (its movie and
   user embeddings, side features included).
 
-Indexes are rebuilt from scratch on every run (create-or-replace), so re-indexing is
-idempotent. On several machines, ``recsys index --prepare`` creates them empty once and each
-machine then writes its shard of the ids (``--shard I/N``, :mod:`recsys.sharding`).
+Indexes are rebuilt from scratch on every run, so re-indexing is idempotent, and atomically:
+each is built aside (``VectorStore.stage``) and swapped in whole (``VectorStore.publish``), so
+a run killed half-way leaves the previous indexes served. On several machines,
+``recsys index --prepare`` stages them empty once, each machine writes its shard of the ids
+(``--shard I/N``, :mod:`recsys.sharding`), and ``recsys index --publish`` swaps them in.
 
 :func:`neighbour_quality` measures whether neighbours make sense (do the same people rate them? do
 they share genres?) against a random baseline.
@@ -31,7 +33,7 @@ from recsys.features import FeatureEncoder
 from recsys.rules import LIKED_RATING
 from recsys.sharding import WHOLE, Shard
 from recsys.topk import first_kept
-from recsys.vectors.base import IndexNotFound, VectorStore
+from recsys.vectors.base import IndexNotFound, VectorStore, staged_name
 
 INDEXES = {("movies", "content"): "movies_content", ("movies", "learned"): "movies_learned",
            ("users", "content"): "users_content", ("users", "learned"): "users_learned"}
@@ -95,27 +97,34 @@ def user_metadata(data: Dataset) -> dict[int, dict[str, Any]]:
 
 
 class IndexNotPrepared(UsageError):
-    """A sharded run found no index to write into (``recsys index --prepare`` first)."""
+    """A sharded run found no staged index to write into (``recsys index --prepare`` first),
+    or ``--publish`` found none to publish."""
 
 
 def write_index(store: VectorStore, name: str, vectors: pd.DataFrame,
                 metadata: dict[int, dict[str, Any]], shard: Shard = WHOLE,
                 prepare: bool = False) -> int:
-    """Create-or-replace index ``name`` with one record per row of ``vectors``; with a
-    ``shard`` write only its ids into the existing index; ``prepare`` only (re)creates it."""
+    """Rebuild index ``name`` with one record per row of ``vectors``: built aside, then
+    published in one step. With a ``shard``, write only its ids into the staged copy that
+    ``prepare`` created (published later by :func:`publish_all`)."""
+    staged = staged_name(name)
     if prepare or shard.whole:
-        store.create_index(name, vectors.shape[1], "cosine")
+        store.stage(name, vectors.shape[1], "cosine")
         if prepare:
             return 0
-    elif not store.exists(name):
-        raise IndexNotPrepared(f"index {name!r} does not exist: run `recsys index --prepare` "
-                               f"once before the sharded runs (this is shard {shard})")
+    elif not store.exists(staged):
+        raise IndexNotPrepared(f"index {name!r} has no staged copy to write into: run "
+                               f"`recsys index --prepare` once before the sharded runs "
+                               f"(this is shard {shard})")
     ids = vectors.index.to_numpy()
     if not shard.whole:
         ids = ids[shard.mask(ids)]
     mine = vectors.loc[ids] if not shard.whole else vectors
-    return store.upsert(name, ids, mine.to_numpy(np.float32),
-                        [metadata.get(int(i), {}) for i in ids])
+    written = store.upsert(staged, ids, mine.to_numpy(np.float32),
+                           [metadata.get(int(i), {}) for i in ids])
+    if shard.whole:
+        store.publish(name)
+    return written
 
 
 def index_all(data: Dataset, store: VectorStore, model: Any = None, shard: Shard = WHOLE,
@@ -123,8 +132,8 @@ def index_all(data: Dataset, store: VectorStore, model: Any = None, shard: Shard
     """Write the content indexes, and the learned ones when a trained model is given.
 
     Args:
-        shard: write only this shard's movie and user ids into indexes that exist already.
-        prepare: (re)create the indexes empty and write nothing (before sharded runs).
+        shard: write only this shard's movie and user ids into the staged copies.
+        prepare: stage the indexes empty and write nothing (before sharded runs).
 
     Returns:
         Records written per index.
@@ -139,6 +148,24 @@ def index_all(data: Dataset, store: VectorStore, model: Any = None, shard: Shard
     return {INDEXES[(entity, kind)]: write_index(store, INDEXES[(entity, kind)], vectors, meta,
                                                  shard, prepare)
             for entity, kind, vectors, meta in parts}
+
+
+def publish_all(store: VectorStore) -> dict[str, int]:
+    """Serve every staged index (after sharded runs): records per published index.
+
+    Raises:
+        IndexNotPrepared: nothing is staged (no ``--prepare`` and shards since the last
+            publish).
+    """
+    published = {}
+    for name in INDEXES.values():
+        if store.exists(staged_name(name)):
+            store.publish(name)
+            published[name] = store.count(name)
+    if not published:
+        raise IndexNotPrepared("no staged index to publish: run `recsys index --prepare`, "
+                               "then `recsys index --shard I/N` on each machine, first")
+    return published
 
 
 def data_and_model(settings: Any, required: bool) -> tuple[Dataset, Any]:
@@ -171,6 +198,13 @@ def index_from_settings(settings: Any, shard: Shard = WHOLE,
     data, model = data_and_model(settings, required=False)
     counts = index_all(data, open_store(settings), model, shard=shard, prepare=prepare)
     return counts, model is not None
+
+
+def publish_from_settings(settings: Any) -> dict[str, int]:
+    """:func:`publish_all` on the vector store ``settings`` name."""
+    from recsys.vectors import open_store
+
+    return publish_all(open_store(settings))
 
 
 SIMILAR_COLUMNS = ["rank", "movie_id", "similarity", "title", "year", "genres"]

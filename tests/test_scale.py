@@ -78,13 +78,21 @@ def test_sharded_indexing_needs_prepare_then_covers_every_id(api_data: datasets.
     store = LocalVectorStore(tmp_path / "shards")
     with pytest.raises(embeddings.IndexNotPrepared, match="--prepare"):
         embeddings.index_all(api_data, store, api_model, shard=Shard(0, 2))
+    with pytest.raises(embeddings.IndexNotPrepared, match="nothing|no staged"):
+        embeddings.publish_all(store)
+    embeddings.index_all(api_data, store)  # the indexes served while the shards are written
+    served = {name: store.count(name) for name in ("movies_content", "users_content")}
     prepared = embeddings.index_all(api_data, store, api_model, prepare=True)
     assert set(prepared.values()) == {0} and len(prepared) == 4
     counts = [embeddings.index_all(api_data, store, api_model, shard=Shard(i, 2))
               for i in range(2)]
+    assert {name: store.count(name) for name in served} == served
+    assert not store.exists("movies_learned")
+    published = embeddings.publish_all(store)
     whole = embeddings.index_all(api_data, LocalVectorStore(tmp_path / "whole"), api_model)
     for name, total in whole.items():
-        assert counts[0][name] + counts[1][name] == total == store.count(name)
+        assert counts[0][name] + counts[1][name] == total == store.count(name) \
+            == published[name]
     reference = LocalVectorStore(tmp_path / "whole")
     for movie in api_data.movies["id"].head(5):
         mine = store.knn("movies_learned", store.get("movies_learned", int(movie)).vector, 5)

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from recsys.vectors.base import IndexNotFound, VectorStore, VectorStoreError
+from recsys import datasets, embeddings
+from recsys.vectors.base import IndexNotFound, VectorStore, VectorStoreError, staged_name
 from recsys.vectors.local import LocalVectorStore
 
 BACKENDS = ["local", pytest.param("opensearch", marks=pytest.mark.opensearch)]
@@ -30,7 +32,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
     backend = OpenSearchVectorStore(make_client(node.url),
                                     prefix=f"recsys-test-{uuid.uuid4().hex[:8]}-", url=node.url)
     yield backend
-    for name in ("items", "other"):
+    for name in ("items", "other", *embeddings.INDEXES.values()):
+        backend.drop_index(staged_name(name))
         backend.drop_index(name)
 
 
@@ -145,6 +148,59 @@ def test_recreating_an_index_replaces_it(store: VectorStore, items: tuple) -> No
     assert not store.exists("items")
 
 
+def test_a_rebuild_is_staged_aside_and_published_at_once(store: VectorStore,
+                                                         items: tuple) -> None:
+    ids, vectors, metadata = items
+    store.create_index("items", 8)
+    store.upsert("items", ids, vectors, metadata)
+    before = [h.id for h in store.knn("items", vectors[0], k=5)]
+    store.stage("items", 8)
+    assert store.exists("items-next") and store.count("items-next") == 0
+    store.upsert(staged_name("items"), ids[:50], vectors[:50] * -1, metadata[:50])
+    # while the copy is written the old index is served, whole and unchanged
+    assert store.count("items") == 200
+    assert [h.id for h in store.knn("items", vectors[0], k=5)] == before
+    store.publish("items")
+    assert store.count("items") == 50 and not store.exists("items-next")
+    assert store.knn("items", vectors[0] * -1, k=1)[0].id == 1
+    with pytest.raises(IndexNotFound, match="no staged index"):
+        store.publish("items")
+
+
+class _Killed(BaseException):
+    """Stands for the process being killed in the middle of a write."""
+
+
+class _DiesOnSecondIndex:
+    """A store that dies while writing the second index of a rebuild."""
+
+    def __init__(self, store: VectorStore) -> None:
+        self.store, self.upserts = store, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def upsert(self, *args: object, **kwargs: object) -> int:
+        self.upserts += 1
+        if self.upserts == 2:
+            raise _Killed
+        return self.store.upsert(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_an_interrupted_reindex_leaves_the_previous_indexes_served(store: VectorStore) -> None:
+    """Issue "Reliability, round 3" #7: `recsys index` killed half-way used to leave an
+    empty index (every /similar_movies a 503) and lose the previous one."""
+    data = datasets.synthetic(n_users=30, n_movies=40, ratings_per_user=10, seed=2)
+    first = embeddings.index_all(data, store)
+    answers = embeddings.similar_movies(store, 1, k=5, kind="content")
+    with pytest.raises(_Killed):
+        embeddings.index_all(data, _DiesOnSecondIndex(store))  # type: ignore[arg-type]
+    assert {name: store.count(name) for name in first} == first
+    pd.testing.assert_frame_equal(embeddings.similar_movies(store, 1, k=5, kind="content"),
+                                  answers)
+    assert embeddings.index_all(data, store) == first  # the next run starts over cleanly
+
+
 # -- local backend specifics ------------------------------------------------------------------
 
 
@@ -153,11 +209,30 @@ def test_local_index_persists_atomically(tmp_path: Path, items: tuple) -> None:
     first = LocalVectorStore(tmp_path)
     first.create_index("items", 8)
     first.upsert("items", ids, vectors, metadata)
+    first.upsert("items", ids[:3], vectors[:3], metadata[:3])
     second = LocalVectorStore(tmp_path)
     assert second.count("items") == 200
     assert [h.id for h in second.knn("items", vectors[3], k=5)] == \
         [h.id for h in first.knn("items", vectors[3], k=5)]
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # the served name is a link swapped in one rename; no older version is left behind
+    link = tmp_path / "items"
+    assert link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["items", link.readlink().name])
+
+
+def test_local_index_from_an_older_release_is_replaced(tmp_path: Path, items: tuple) -> None:
+    ids, vectors, metadata = items
+    store = LocalVectorStore(tmp_path)
+    store.create_index("items", 8)
+    store.upsert("items", ids, vectors, metadata)
+    version = (tmp_path / "items").resolve()
+    (tmp_path / "items").unlink()
+    version.rename(tmp_path / "items")  # the layout before versions: a plain folder
+    old = LocalVectorStore(tmp_path)
+    assert old.count("items") == 200
+    old.create_index("items", 8)
+    assert LocalVectorStore(tmp_path).count("items") == 0 and (tmp_path / "items").is_symlink()
+    assert len(list(tmp_path.iterdir())) == 2
 
 
 def test_local_hnsw_path_has_high_recall_and_honours_exclusions(tmp_path: Path) -> None:

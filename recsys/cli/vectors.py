@@ -18,9 +18,16 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     shard = Shard.parse(args.shard)
-    if args.prepare and not shard.whole:
-        raise UsageError("--prepare creates the indexes for every shard: run it once, "
+    if (args.prepare or args.publish) and not shard.whole:
+        raise UsageError("--prepare and --publish act on every shard: run each once, "
                          "without --shard")
+    if args.prepare and args.publish:
+        raise UsageError("--prepare stages empty indexes and --publish serves them: run "
+                         "--prepare, then the shards, then --publish")
+    if args.publish:
+        for name, count in embeddings.publish_from_settings(settings).items():
+            print(f"  {name:<16} {count:>6} vectors, now served")
+        return 0
     address = ray_address(args, settings)
     if address is not None:
         from recsys.distributed import ray_jobs
@@ -36,10 +43,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         print("No trained model yet: indexed content vectors only (run `recsys train`, then "
               "`recsys index` again for learned vectors).")
     if args.prepare:
-        print("Created empty indexes " + ", ".join(counts) + ": now run `recsys index "
-              "--shard I/N` on each machine.")
+        print("Staged empty indexes " + ", ".join(counts) + " (the current ones are still "
+              "served): now run `recsys index --shard I/N` on each machine, then `recsys "
+              "index --publish` once.")
         return 0
-    label = "" if shard.whole else f" (shard {shard})"
+    label = "" if shard.whole else f" (shard {shard}; `recsys index --publish` after the last)"
     for name, count in counts.items():
         print(f"  {name:<16} {count:>6} vectors{label}")
     return 0
@@ -101,10 +109,13 @@ def register(sub: Any) -> None:
     index = command(sub, "index", "write movie and user vectors to the vector store (content, "
                     "and learned when a model exists)", database=True)
     index.add_argument("--shard", default="0/1", metavar="I/N",
-                       help="write only the ids with id %% N == I into indexes that exist "
+                       help="write only the ids with id %% N == I into the staged indexes "
                             "(N machines, one vector store; docs/SCALING.md)")
     index.add_argument("--prepare", action="store_true",
-                       help="(re)create the indexes empty, once, before sharded runs")
+                       help="stage the indexes empty, once, before sharded runs (the current "
+                            "ones stay served)")
+    index.add_argument("--publish", action="store_true",
+                       help="serve the staged indexes, once, after the last shard")
     ray_options(index)
     index.set_defaults(func=cmd_index)
 

@@ -166,9 +166,10 @@ def predict(settings: Settings, address: str, top_n: int = 100, shards: int | No
 
 def index(settings: Settings, address: str, shards: int | None = None,
           say: Say = print) -> tuple[dict[str, int], bool]:
-    """``recsys index`` as ``shards`` Ray tasks, after the indexes are (re)created empty
-    here; records written per index (summed over the shards), and whether a model was
-    there."""
+    """``recsys index`` as ``shards`` Ray tasks: the indexes are staged empty here, the
+    tasks write their shards into them, and they are published here when every shard is
+    done (a failed run leaves the previous indexes served); records written per index
+    (summed over the shards), and whether a model was there."""
     from recsys import embeddings
 
     ray = connect(address)
@@ -183,4 +184,5 @@ def index(settings: Settings, address: str, shards: int | None = None,
     for result in results:
         for name, written in result["counts"].items():
             totals[name] = totals.get(name, 0) + written
+    embeddings.publish_from_settings(settings)
     return totals, all(r["trained"] for r in results)

@@ -21,6 +21,18 @@ from recsys.errors import VectorStoreError
 
 METRICS = ("cosine", "inner_product")
 Filter = Mapping[str, Any]
+#: Appended to an index's name for the copy being built aside (see :meth:`VectorStore.stage`).
+STAGED_SUFFIX = "-next"
+
+
+def staged_name(name: str) -> str:
+    """The name the rebuild of ``name`` is written under until it is published."""
+    return f"{name}{STAGED_SUFFIX}"
+
+
+def is_staged(name: str) -> bool:
+    """Whether ``name`` is a copy being built aside (never served)."""
+    return name.endswith(STAGED_SUFFIX)
 
 
 class IndexNotFound(VectorStoreError, LookupError):
@@ -54,7 +66,20 @@ class VectorStore(Protocol):
     """What every backend provides."""
 
     def create_index(self, name: str, dimension: int, metric: str = "cosine") -> None:
-        """Create ``name``, replacing any index of that name."""
+        """Create ``name`` empty, replacing any index of that name."""
+
+    def stage(self, name: str, dimension: int, metric: str = "cosine") -> None:
+        """Create an empty copy of ``name`` aside, as :func:`staged_name` ``(name)``, replacing
+        any earlier one; ``name`` itself is still served, unchanged, while the copy is
+        written (with :meth:`upsert` under the staged name)."""
+
+    def publish(self, name: str) -> None:
+        """Serve the staged copy as ``name`` in one atomic step: readers see the old index or
+        the new one, never an empty or half-written one. The old index is deleted.
+
+        Raises:
+            IndexNotFound: nothing is staged for ``name``.
+        """
 
     def exists(self, name: str) -> bool:
         """Whether the index exists."""

@@ -1,8 +1,11 @@
 """Embedded vector store: NumPy exact search, faiss HNSW for large indexes, persisted files.
 
-Each index lives in ``<root>/<name>/`` as ``ids.npy``, ``vectors.npy``, ``metadata.json`` and
-``info.json`` (plus ``hnsw.faiss`` for large indexes), written to a temporary folder and
-renamed into place, so a reader never sees half an index.
+Each index lives in ``<root>/<name>``, a symbolic link to the folder of its current version
+(``<root>/.<name>.<random>/``: ``ids.npy``, ``vectors.npy``, ``metadata.json`` and
+``info.json``, plus ``hnsw.faiss`` for large indexes). Every write builds a new version folder
+and then swaps the link in one ``rename``, so a reader sees the old index or the new one,
+never half of one and never none; a rebuild is staged aside (:meth:`LocalVectorStore.stage`,
+under ``<name>-next``) and published by the same swap (:meth:`LocalVectorStore.publish`).
 
 Search is exact (one matrix-vector product) up to ``exact_limit`` vectors, which for the
 1,682 movies is a fraction of a millisecond; above it, a faiss HNSW graph (inner product on
@@ -34,7 +37,9 @@ from recsys.vectors.base import (
     VectorStoreError,
     check_metric,
     check_vectors,
+    is_staged,
     matches,
+    staged_name,
 )
 
 EXACT_LIMIT = 20_000
@@ -74,7 +79,7 @@ class LocalVectorStore:
         self.exact_limit = exact_limit
         self.hnsw_m, self.ef_construction, self.ef_search = hnsw_m, ef_construction, ef_search
         self._indexes: dict[str, _Index] = {}
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, str] = {}
         self._lock = threading.RLock()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -90,48 +95,74 @@ class LocalVectorStore:
             folder = self._folder(name)
             if folder is None or not (folder / "info.json").is_file():
                 raise IndexNotFound(f"vector index {name!r} does not exist: run `recsys index`")
-            info = json.loads((folder / "info.json").read_text())
-            index = _Index(int(info["dimension"]), info["metric"])
-            index.ids = np.load(folder / "ids.npy")
-            index.vectors = np.load(folder / "vectors.npy")
-            index.search = index.prepare(index.vectors) if len(index.ids) else index.vectors
-            index.metadata = json.loads((folder / "metadata.json").read_text())
-            index.position = {int(i): p for p, i in enumerate(index.ids)}
-            if (folder / "hnsw.faiss").is_file():
-                import faiss
-
-                index.hnsw = faiss.read_index(str(folder / "hnsw.faiss"))
-                index.hnsw.hnsw.efSearch = self.ef_search
+            try:
+                index = self._read(folder.resolve())
+            except FileNotFoundError:  # swapped and deleted while being read: read the new one
+                index = self._read(folder.resolve())
             self._indexes[name] = index
             return index
 
+    def _read(self, version: Path) -> _Index:
+        """One version folder into memory (``version`` is resolved: a swap of the link
+        meanwhile does not mix two versions)."""
+        info = json.loads((version / "info.json").read_text())
+        index = _Index(int(info["dimension"]), info["metric"])
+        index.ids = np.load(version / "ids.npy")
+        index.vectors = np.load(version / "vectors.npy")
+        index.search = index.prepare(index.vectors) if len(index.ids) else index.vectors
+        index.metadata = json.loads((version / "metadata.json").read_text())
+        index.position = {int(i): p for p, i in enumerate(index.ids)}
+        if (version / "hnsw.faiss").is_file():
+            import faiss
+
+            index.hnsw = faiss.read_index(str(version / "hnsw.faiss"))
+            index.hnsw.hnsw.efSearch = self.ef_search
+        return index
+
     def _save(self, name: str, index: _Index) -> None:
+        """Write ``index`` as a new version folder, then point ``name`` at it."""
         folder = self._folder(name)
         if folder is None:
             return
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+        version = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder.parent))
         try:
-            np.save(tmp / "ids.npy", index.ids)
-            np.save(tmp / "vectors.npy", index.vectors)
-            (tmp / "metadata.json").write_text(json.dumps(index.metadata, default=str))
-            (tmp / "info.json").write_text(json.dumps(
+            np.save(version / "ids.npy", index.ids)
+            np.save(version / "vectors.npy", index.vectors)
+            (version / "metadata.json").write_text(json.dumps(index.metadata, default=str))
+            (version / "info.json").write_text(json.dumps(
                 {"dimension": index.dimension, "metric": index.metric,
                  "count": int(len(index.ids))}))
             if index.hnsw is not None:
                 import faiss
 
-                faiss.write_index(index.hnsw, str(tmp / "hnsw.faiss"))
-            old = folder.with_name(f".{name}.old")
-            if folder.exists():
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-            self._seen[name] = (folder / "info.json").stat().st_mtime_ns
+                faiss.write_index(index.hnsw, str(version / "hnsw.faiss"))
+            self._point(name, version)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(version, ignore_errors=True)
             raise
+
+    def _point(self, name: str, version: Path) -> None:
+        """Make the link ``name`` point at ``version`` in one rename, then delete the version
+        it pointed at (a folder written by an older release is moved aside first)."""
+        link = self.root / name  # type: ignore[operator]
+        previous = link.resolve() if link.is_symlink() else None
+        if link.exists() and not link.is_symlink():
+            previous = link.with_name(f".{name}.legacy")
+            shutil.rmtree(previous, ignore_errors=True)
+            os.replace(link, previous)
+        staging = link.with_name(f".{name}.link-{os.getpid()}-{threading.get_ident()}")
+        staging.unlink(missing_ok=True)
+        os.symlink(version.name, staging)
+        os.replace(staging, link)
+        if previous is not None and previous != version.resolve():
+            shutil.rmtree(previous, ignore_errors=True)
+        self._seen[name] = self._stamp(link)
+
+    @staticmethod
+    def _stamp(link: Path) -> str:
+        """Which version a link points at (changes on every write)."""
+        return os.readlink(link) if link.is_symlink() else str(link.stat().st_mtime_ns)
 
     def _build_hnsw(self, index: _Index) -> None:
         """(Re)build the HNSW graph when the index is past the exact-search limit."""
@@ -148,13 +179,39 @@ class LocalVectorStore:
 
     # -- protocol ------------------------------------------------------------------------------
     def create_index(self, name: str, dimension: int, metric: str = "cosine") -> None:
+        self.stage(name, dimension, metric)
+        self.publish(name)
+
+    def stage(self, name: str, dimension: int, metric: str = "cosine") -> None:
         if int(dimension) < 1:
             raise VectorStoreError(f"dimension must be positive, got {dimension}")
         index = _Index(int(dimension), check_metric(metric))
+        staged = staged_name(name)
         with self._lock:
             self._folder(name)
-            self._indexes[name] = index
-            self._save(name, index)
+            self._indexes[staged] = index
+            self._save(staged, index)
+
+    def publish(self, name: str) -> None:
+        staged = staged_name(name)
+        with self._lock:
+            folder = self._folder(staged)
+            if folder is None:
+                if staged not in self._indexes:
+                    raise IndexNotFound(f"no staged index for {name!r} to publish")
+                self._indexes[name] = self._indexes.pop(staged)
+                return
+            if not folder.is_symlink():
+                raise IndexNotFound(f"no staged index for {name!r} to publish: run "
+                                    "`recsys index --prepare` and the shards first")
+            self._point(name, folder.resolve())
+            folder.unlink()
+            self._seen.pop(staged, None)
+            staged_index = self._indexes.pop(staged, None)
+            if staged_index is not None:
+                self._indexes[name] = staged_index
+            else:
+                self._indexes.pop(name, None)
 
     def exists(self, name: str) -> bool:
         try:
@@ -272,17 +329,27 @@ class LocalVectorStore:
         with self._lock:
             folder = self._folder(name)
             self._indexes.pop(name, None)
-            if folder is not None and folder.exists():
+            if folder is None:
+                return
+            if folder.is_symlink():
+                version = folder.resolve()
+                folder.unlink()
+                shutil.rmtree(version, ignore_errors=True)
+            elif folder.exists():
                 shutil.rmtree(folder)
 
-    def version(self) -> tuple[tuple[str, int], ...]:
-        """Modification stamps of the persisted indexes; indexes rebuilt on disk by another
-        process (``recsys index``) are dropped from memory, so the next query reloads them."""
+    def version(self) -> tuple[tuple[str, str], ...]:
+        """Which version each served index is at; indexes rebuilt on disk by another process
+        (``recsys index``) are dropped from memory, so the next query reloads them. Staged
+        indexes are not served and not counted."""
         if self.root is None or not self.root.is_dir():
             return ()
         stamps = []
-        for info in sorted(self.root.glob("*/info.json")):
-            name, stamp = info.parent.name, info.stat().st_mtime_ns
+        for link in sorted(self.root.iterdir()):
+            name = link.name
+            if name.startswith(".") or is_staged(name) or not (link / "info.json").is_file():
+                continue
+            stamp = self._stamp(link)
             stamps.append((name, stamp))
             with self._lock:
                 if self._seen.get(name, stamp) != stamp:

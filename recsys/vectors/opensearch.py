@@ -6,6 +6,12 @@ Written against the k-NN plugin's documented API for OpenSearch 2.x and 3.x:
   **lucene** engine (supported everywhere from 2.4 on; ``nmslib`` is deprecated in 3.x and
   ``faiss`` only supports cosine from 2.19), space ``cosinesimil`` or ``innerproduct``;
 - metadata strings mapped as ``keyword`` (exact term filters);
+- each served index is an alias onto a physical index (``recsys-movies_learned`` ->
+  ``recsys-movies_learned-v<time>``); a rebuild writes a new physical index under the staged
+  alias (``...-next``) and :meth:`OpenSearchVectorStore.publish` moves the served alias onto
+  it in one ``_aliases`` request (atomic for readers), then deletes the old one;
+- one replica per shard when the cluster has more than one data node, so losing a node loses
+  no vectors;
 - writes through the bulk helper, then an explicit refresh so queries see them;
 - queries use the ``knn`` clause with an *efficient filter* (filtering during the graph search,
   so k results come back when k exist), the excluded ids as a ``must_not`` ``ids`` clause;
@@ -33,6 +39,7 @@ from recsys.vectors.base import (
     VectorStoreUnavailable,
     check_metric,
     check_vectors,
+    staged_name,
 )
 
 SPACE = {"cosine": "cosinesimil", "inner_product": "innerproduct"}
@@ -44,10 +51,11 @@ RECORD_TTL = 60.0  # seconds a kept record is trusted
 BULK = 1000  # records per bulk request
 
 
-def index_body(dimension: int, metric: str) -> dict[str, Any]:
+def index_body(dimension: int, metric: str, replicas: int = 0) -> dict[str, Any]:
     """The create-index request body (settings and mappings)."""
     return {
-        "settings": {"index": {"knn": True, "number_of_shards": 1, "number_of_replicas": 0}},
+        "settings": {"index": {"knn": True, "number_of_shards": 1,
+                               "number_of_replicas": int(replicas)}},
         "mappings": {
             "dynamic_templates": [{"strings_as_keywords": {
                 "match_mapping_type": "string", "mapping": {"type": "keyword"}}}],
@@ -209,13 +217,57 @@ class OpenSearchVectorStore:
 
     # -- protocol ------------------------------------------------------------------------------
     def create_index(self, name: str, dimension: int, metric: str = "cosine") -> None:
-        index = self._index(name)
-        body = index_body(dimension, metric)
-        if self._call(self.client.indices.exists, index=index):
+        self.stage(name, dimension, metric)
+        self.publish(name)
+
+    def _targets(self, name: str) -> list[str]:
+        """The physical indexes behind the alias ``name``; ``[name]`` for an index created
+        by an older release (a concrete index of that name); ``[]`` when neither exists."""
+        if self._call(self.client.indices.exists_alias, name=name):
+            return sorted(self._call(self.client.indices.get_alias, name=name))
+        return [name] if self._call(self.client.indices.exists, index=name) else []
+
+    def replicas(self) -> int:
+        """Replicas for a new index: one when the cluster has more than one data node (a lost
+        node then loses no vectors), else none."""
+        health = self._call(self.client.cluster.health)
+        return 1 if int(health.get("number_of_data_nodes", 1)) > 1 else 0
+
+    def stage(self, name: str, dimension: int, metric: str = "cosine") -> None:
+        staged = staged_name(name)
+        alias = self._index(staged)
+        for old in self._targets(alias):
+            self._call(self.client.indices.delete, index=old)
+        physical = f"{self._index(name)}-v{time.time_ns()}"
+        body = index_body(dimension, metric, self.replicas())
+        body["aliases"] = {alias: {}}
+        self._call(self.client.indices.create, index=physical, body=body)
+        self._metrics[staged], self._dimensions[staged] = metric, int(dimension)
+        self._forget(staged)
+
+    def publish(self, name: str) -> None:
+        staged = staged_name(name)
+        alias, served = self._index(staged), self._index(name)
+        new = self._targets(alias)
+        if not new or new == [alias]:
+            raise IndexNotFound(f"no staged index for {name!r} to publish: run `recsys index "
+                                "--prepare` and the shards first")
+        old = [i for i in self._targets(served) if i not in new]
+        legacy = old == [served]
+        actions: list[dict[str, Any]] = [{"add": {"index": new[0], "alias": served}},
+                                         {"remove": {"index": new[0], "alias": alias}}]
+        if legacy:
+            actions.append({"remove_index": {"index": served}})
+        else:
+            actions += [{"remove": {"index": i, "alias": served}} for i in old]
+        self._call(self.client.indices.update_aliases, body={"actions": actions})
+        for index in [] if legacy else old:
             self._call(self.client.indices.delete, index=index)
-        self._call(self.client.indices.create, index=index, body=body)
-        self._metrics[name], self._dimensions[name] = metric, int(dimension)
+        for cache in (self._metrics, self._dimensions):
+            cache.pop(name, None)
+            cache.pop(staged, None)
         self._forget(name)
+        self._forget(staged)
 
     def exists(self, name: str) -> bool:
         return bool(self._call(self.client.indices.exists, index=self._index(name)))
@@ -301,8 +353,7 @@ class OpenSearchVectorStore:
         return int(deleted)
 
     def drop_index(self, name: str) -> None:
-        index = self._index(name)
-        if self._call(self.client.indices.exists, index=index):
+        for index in self._targets(self._index(name)):
             self._call(self.client.indices.delete, index=index)
         self._metrics.pop(name, None)
         self._dimensions.pop(name, None)
