@@ -209,6 +209,16 @@ class UserCluster(Base):
     distance: Mapped[float] = mapped_column(Float)
 
 
+class DataChange(Base):
+    """How many times rows of a mirrored table were updated or deleted (one row per table,
+    kept by database triggers, :mod:`recsys.db.notify`): a change the API's read model cannot
+    see in row counts and largest ids (a new title, a changed rating) still changes this."""
+
+    __tablename__ = "data_changes"
+    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
 #: Tables whose ids the database generates (identity columns), in dependency order.
 GENERATED_ID_TABLES = ("persons", "movies", "scores")
 

@@ -55,3 +55,31 @@ def test_a_rating_committed_during_a_load_is_counted_so_no_reload_follows(
         stored = conn.execute(select(func.count()).select_from(Score)).scalar_one()
     assert loaded_once.fingerprint[0] == stored == len(synthetic.scores) + 2
     assert cache.refresh() is False  # and it stays in step
+
+
+def test_updates_made_elsewhere_reach_the_read_model(loaded: Engine,
+                                                     synthetic: datasets.Dataset) -> None:
+    """Issue "Reliability, round 3" #4: a merge ingest that changes a title, genres and a
+    rating value changes no count and no largest id; the read model must still see it."""
+    from recsys import db
+
+    cache = serving.ServingCache(loaded, refresh_seconds=0)
+    cache.start()
+    assert cache.refresh() is False
+    movie = int(synthetic.scores["movie_id"].iloc[0])
+    movies = synthetic.movies.copy()
+    row = movies.index[movies["id"] == movie][0]
+    movies.at[row, "title"] = "Renamed (1990)"
+    movies.at[row, "genres"] = ["Documentary"]
+    scores = synthetic.scores.copy()
+    first = scores.index[scores["movie_id"] == movie][0]
+    scores.at[first, "rating"] = 1 if scores.at[first, "rating"] != 1 else 5
+    db.ingest(datasets.Dataset(synthetic.persons, synthetic.users, synthetic.workers, movies,
+                               scores), loaded)
+    assert cache.refresh() is True
+    snap = cache.snapshot
+    assert snap is not None
+    info = snap.movies[movie]
+    assert (info.title, info.genres) == ("Renamed (1990)", ["Documentary"])
+    assert info.rating_sum == scores.loc[scores["movie_id"] == movie, "rating"].sum()
+    assert cache.refresh() is False  # one reload, then in step again

@@ -33,14 +33,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, inspect, select
 
 from recsys.api.rows import UserRows
 from recsys.data.titles import display_year
 from recsys.db.notify import ChangeListener
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
-from recsys.schema import Movie, Prediction, Score, User, whole_if_whole
+from recsys.schema import DataChange, Movie, Prediction, Score, User, whole_if_whole
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,9 @@ class ResponseCache:
 
 def fingerprint(engine_or_conn: Engine | Connection) -> tuple[Any, ...]:
     """Counts and largest ids of the tables the read model mirrors (a few cheap queries):
-    scores (count, max id), movies, users, predictions (count, newest model version)."""
+    scores (count, max id), movies, users, predictions (count, newest model version), and
+    how many updates and deletions the database counted (``data_changes``, kept by triggers:
+    a new title or rating value changes no count)."""
     if isinstance(engine_or_conn, Engine):
         with engine_or_conn.connect() as conn:
             return fingerprint(conn)
@@ -158,7 +160,9 @@ def fingerprint(engine_or_conn: Engine | Connection) -> tuple[Any, ...]:
     movies = conn.execute(select(func.count(), func.max(Movie.id))).one()
     users = conn.execute(select(func.count(), func.max(User.id))).one()
     predictions = conn.execute(select(func.count(), func.max(Prediction.model_version))).one()
-    return tuple(scores) + tuple(movies) + tuple(users) + tuple(predictions)
+    changes = (conn.execute(select(func.coalesce(func.sum(DataChange.version), 0))).scalar_one()
+               if inspect(conn).has_table(DataChange.__tablename__) else None)
+    return tuple(scores) + tuple(movies) + tuple(users) + tuple(predictions) + (changes,)
 
 
 def consistent(engine: Engine) -> Connection:

@@ -1,7 +1,8 @@
 """The ``recsys`` command: one subcommand per pipeline stage, each a thin call into the package.
 
-Commands are grouped in small modules (:mod:`.data`, :mod:`.model`, :mod:`.vectors`,
-:mod:`.serving`, :mod:`.pipeline`), each with a ``register`` function that adds its parsers.
+Commands are grouped in small modules (:mod:`.data`, :mod:`.database`, :mod:`.model`,
+:mod:`.vectors`, :mod:`.serving`, :mod:`.pipeline`), each with a ``register`` function that
+adds its parsers.
 Heavy libraries (pandas, TensorFlow, SQLAlchemy) are imported inside the commands, so
 ``recsys --help`` and argument errors answer at once.
 
@@ -18,11 +19,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from recsys.cli import data, model, pipeline, serving, vectors
+from recsys.cli import data, database, model, pipeline, serving, vectors
 from recsys.cli.common import database_problem
 from recsys.errors import RecsysError
 
-GROUPS = (data, model, vectors, serving, pipeline)
+GROUPS = (data, database, model, vectors, serving, pipeline)
 
 
 class Parser(argparse.ArgumentParser):

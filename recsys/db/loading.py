@@ -19,7 +19,7 @@ an empty database takes the fast path (COPY with the foreign keys re-validated i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,12 +213,23 @@ def _with_retries(engine: Engine, work: Callable[[Connection], IngestReport],
 # -- replace -------------------------------------------------------------------------------------
 
 
+def _owns(conn: Connection, tables: Sequence[str]) -> bool:
+    """Whether this PostgreSQL role owns ``tables`` (or is a superuser): a role with table
+    grants alone loads with the foreign keys in place, row by row checked."""
+    return bool(conn.execute(text(
+        "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR "
+        "coalesce(bool_and(pg_has_role(current_user, c.relowner, 'USAGE')), false) "
+        "FROM pg_class c WHERE c.relname = ANY(:tables) AND c.relkind = 'r' "
+        "AND c.relnamespace = current_schema()::regnamespace"),
+        {"tables": list(tables)}).scalar_one())
+
+
 def _load_empty(conn: Connection, frames: dict[str, pd.DataFrame]) -> None:
     """Load frames into empty tables (COPY with foreign keys re-validated in one pass on
     PostgreSQL: checking them row by row costs more than the COPY itself)."""
     postgres = conn.dialect.name == "postgresql"
     foreign_keys = []
-    if postgres:
+    if postgres and _owns(conn, SOURCE_TABLES):  # only an owner may drop constraints
         foreign_keys = [fk for name in SOURCE_TABLES
                         for fk in Base.metadata.tables[name].foreign_key_constraints]
         for fk in foreign_keys:

@@ -1,14 +1,24 @@
-"""Change notifications on PostgreSQL: the tables the API mirrors say when they change.
+"""Change tracking: the tables the API mirrors say when they change, and count their updates.
 
-The API's read model used to find changes by counting rows every few seconds in every
-worker. Counting is cheap at 100,000 ratings but not at millions: at 1M ratings each check
-cost PostgreSQL about 0.1 s of CPU, and two workers checking every 2 s took p99 at 32
-connections from 28 ms to 69 ms (bench/RESULTS.md, "Scale"). So the schema gives
-PostgreSQL a statement-level trigger on each mirrored table that calls ``pg_notify`` (one
-notification per changing transaction and table, delivered at commit, whoever writes: the
-pipeline, the API, pgAdmin), and the read model counts only after a notification. SQLite
-has no notifications: there the read model keeps counting (cheap at the sizes SQLite
-serves).
+Two mechanisms, both kept by the database itself whoever writes (the pipeline, the API,
+pgAdmin, a person with SQL):
+
+- **notifications** (PostgreSQL): a statement-level trigger on each watched table calls
+  ``pg_notify`` (one notification per changing transaction and table, delivered at commit),
+  and the read model counts rows only after one. Counting is cheap at 100,000 ratings but not
+  at millions: at 1M ratings each check cost PostgreSQL about 0.1 s of CPU, and two workers
+  checking every 2 s took p99 at 32 connections from 28 ms to 69 ms (bench/RESULTS.md,
+  "Scale"). SQLite has no notifications: there the read model keeps counting (cheap at the
+  sizes SQLite serves).
+- **a change counter** (both): an update or a deletion of a watched table's rows adds one to
+  its row of ``data_changes`` (a statement-level trigger on PostgreSQL, row-level on SQLite,
+  which has no other kind). Counts and largest ids, which the read model compares, say when
+  rows were added; only this says that a title, a genre or a rating value changed. Inserts
+  do not count (the API's own ratings are inserts, applied in place without a reload).
+
+Creating triggers and functions is a schema change, for the tables' owner:
+:func:`install` runs from ``recsys db init`` (and from an ingest into a database that lacks
+them); :func:`missing` lets every other command check without needing that privilege.
 """
 
 from __future__ import annotations
@@ -22,15 +32,26 @@ from sqlalchemy import Connection, Engine, text
 log = logging.getLogger(__name__)
 
 CHANNEL = "recsys_changes"
-#: The tables whose changes the API's read model must see (its fingerprint's tables).
-WATCHED = ("scores", "movies", "users", "predictions")
+#: The tables whose changes the API's read model must see (its fingerprint's tables, and the
+#: genre links it shows).
+WATCHED = ("scores", "movies", "users", "predictions", "movie_genres")
+#: The tables whose updates and deletions are counted in ``data_changes`` (predictions are
+#: replaced by model version, which the read model compares already).
+COUNTED = ("scores", "movies", "users", "movie_genres")
 FUNCTION = "recsys_notify_change"
 TRIGGER = "recsys_notify_change"
+#: Changes whenever the function's body does, so an older one is found and replaced.
+REVISION = "recsys change tracking, revision 2"
 
 # Constant statements: the names above, never input.
 _CREATE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- {REVISION}
+    IF TG_OP <> 'INSERT' AND TG_TABLE_NAME IN ({", ".join(f"'{t}'" for t in COUNTED)}) THEN
+        INSERT INTO data_changes (table_name, version) VALUES (TG_TABLE_NAME, 1)
+        ON CONFLICT (table_name) DO UPDATE SET version = data_changes.version + 1;
+    END IF;
     PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME);
     RETURN NULL;
 END
@@ -39,12 +60,38 @@ _CREATE_TRIGGER = ("CREATE OR REPLACE TRIGGER {trigger} AFTER INSERT OR UPDATE O
                    "TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {function}()")
 _COUNT_TRIGGERS = text("SELECT count(DISTINCT c.relname) FROM pg_trigger t JOIN pg_class c "
                        "ON c.oid = t.tgrelid WHERE t.tgname = :trigger AND c.relname IN "
-                       "('scores', 'movies', 'users', 'predictions')")
+                       f"({', '.join(repr(t) for t in WATCHED)})")
+_FUNCTION_SOURCE = text("SELECT prosrc FROM pg_proc WHERE proname = :function")
+_SQLITE_TRIGGER = ("CREATE TRIGGER IF NOT EXISTS recsys_count_{table}_{event} AFTER {event} ON "
+                   "{table} BEGIN INSERT INTO data_changes (table_name, version) VALUES "
+                   "('{table}', 1) ON CONFLICT (table_name) DO UPDATE SET version = "
+                   "version + 1; END")
+_SQLITE_TRIGGERS = text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name "
+                        "LIKE 'recsys_count_%'")
+
+
+def missing(conn: Connection) -> str | None:
+    """What change tracking lacks in this database (None: complete), read from the catalogue
+    with no privilege beyond connecting."""
+    if conn.dialect.name == "postgresql":
+        installed = conn.execute(_COUNT_TRIGGERS, {"trigger": TRIGGER}).scalar_one()
+        if installed < len(WATCHED):
+            return f"change triggers on {installed} of {len(WATCHED)} tables"
+        source = conn.execute(_FUNCTION_SOURCE, {"function": FUNCTION}).scalar_one_or_none()
+        if source is None or REVISION not in source:
+            return f"an older {FUNCTION}() function"
+        return None
+    if conn.execute(_SQLITE_TRIGGERS).scalar_one() < 2 * len(COUNTED):
+        return "change-counting triggers"
+    return None
 
 
 def install(conn: Connection) -> None:
-    """Create (or replace) the notifying function and triggers (PostgreSQL only)."""
+    """Create (or replace) the change-tracking function and triggers."""
     if conn.dialect.name != "postgresql":
+        for table in COUNTED:
+            for event in ("UPDATE", "DELETE"):
+                conn.execute(text(_SQLITE_TRIGGER.format(table=table, event=event)))
         return
     conn.execute(text(_CREATE_FUNCTION))
     for table in WATCHED:
@@ -74,7 +121,7 @@ class ChangeListener:
             with engine.connect() as conn:
                 installed = conn.execute(_COUNT_TRIGGERS, {"trigger": TRIGGER}).scalar_one()
             if installed < len(WATCHED):
-                log.info("no change triggers in this database (run `recsys ingest` to add "
+                log.info("no change triggers in this database (run `recsys db init` to add "
                          "them): the read model counts rows on every check")
                 return None
             listener._listen()
