@@ -41,6 +41,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
                                   "user's ratings and stored predictions in memory (flat "
                                   "arrays above 2M: 8 bytes per rating); above, it reads them "
                                   "per request (memory bounded by the catalogue)"),
+    "RECSYS_KEEP_VERSIONS": ("5", "how many model versions (var/model) and backups taken "
+                             "before `ingest --replace` (var/backups) are kept; older ones are "
+                             "deleted"),
     "RECSYS_RAY_ADDRESS": ("", "Ray cluster for `recsys predict/index --ray` when --ray gives "
                            "no address (`auto`: the cluster this machine belongs to)"),
     "RECSYS_NOTEBOOKS_DIR": ("<repo>/notebooks", "where `recsys pipeline` finds the notebooks"),
@@ -78,6 +81,7 @@ class Settings:
         api_memory_ratings: above this many ratings the read model keeps no per-user rows
             (they are read per request).
         ray_address: the Ray cluster ``--ray`` joins when given no address.
+        keep_versions: model versions and replace backups kept (at least 1).
     """
 
     data_dir: Path
@@ -93,6 +97,7 @@ class Settings:
     api_refresh_seconds: float = float(VARIABLES["RECSYS_API_REFRESH_SECONDS"][0])
     api_memory_ratings: int = int(VARIABLES["RECSYS_API_MEMORY_RATINGS"][0])
     ray_address: str = VARIABLES["RECSYS_RAY_ADDRESS"][0]
+    keep_versions: int = int(VARIABLES["RECSYS_KEEP_VERSIONS"][0])
 
     @property
     def reports_dir(self) -> Path:
@@ -103,6 +108,11 @@ class Settings:
     def model_dir(self) -> Path:
         """Where trained model artifacts are written."""
         return self.var_dir / "model"
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where ``ingest --replace`` keeps a copy of what it replaced."""
+        return self.var_dir / "backups"
 
     @property
     def vectors_dir(self) -> Path:
@@ -171,7 +181,16 @@ def get_settings(env_file: str | os.PathLike[str] | None = ".env",
         api_refresh_seconds=_number("RECSYS_API_REFRESH_SECONDS", float),
         api_memory_ratings=_number("RECSYS_API_MEMORY_RATINGS", int),
         ray_address=_value("RECSYS_RAY_ADDRESS"),
+        keep_versions=_at_least_one("RECSYS_KEEP_VERSIONS"),
     )
+
+
+def _at_least_one(name: str) -> int:
+    value = int(_number(name, int))
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1 (the version in use is always kept), "
+                          f"got {value}")
+    return value
 
 
 def _number(name: str, kind: type) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import g
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from recsys import db
@@ -30,7 +30,7 @@ from recsys.db import info as described
 from recsys.errors import ModelNotFound
 from recsys.models import Recommender
 from recsys.rules import RatingScale
-from recsys.schema import Movie
+from recsys.schema import Movie, Prediction, Score, User
 from recsys.vectors import open_store
 from recsys.vectors.base import VectorStore
 
@@ -147,18 +147,32 @@ class Services:
         try:
             with self.engine.connect() as conn:
                 movies = conn.execute(select(func.count()).select_from(Movie)).scalar_one()
+                # every table the endpoints serve from, each by existence (a count of
+                # millions of ratings is too slow for a health check)
+                empty = [table.__tablename__ for table in (User, Score, Prediction)
+                         if not conn.execute(select(exists().select_from(table))).scalar()]
         except Exception as exc:  # noqa: BLE001 - any failure is "down", with its reason
             text = str(exc)
             log.warning("health: database: %s", text.splitlines()[0] if text else exc)
             if "no such table" in text or "does not exist" in text and "relation" in text:
                 return {"status": "down", "error": "no tables yet: run `recsys ingest`"}
             return {"status": "down", "error": "unreachable"}
+        dialect = self.engine.dialect.name
         if not movies:
-            return {"status": "down", "dialect": self.engine.dialect.name, "movies": 0,
+            return {"status": "down", "dialect": dialect, "movies": 0,
                     "error": "no data yet: run `recsys ingest`"}
+        if "users" in empty or "scores" in empty:
+            gone = " and ".join(t for t in ("users", "scores") if t in empty)
+            return {"status": "down", "dialect": dialect, "movies": int(movies),
+                    "empty": empty, "error": f"no {gone} (emptied by an `ingest --replace "
+                    "--force`?): run `recsys ingest` with the full CSVs"}
         info = self.dataset_info()
-        return {"status": "up", "dialect": self.engine.dialect.name, "movies": int(movies),
-                "dataset": info.name, "rating_scale": info.rating_scale.as_dict()}
+        state = {"status": "up", "dialect": dialect, "movies": int(movies),
+                 "dataset": info.name, "rating_scale": info.rating_scale.as_dict()}
+        if empty:  # no stored predictions: recommendations are scored live, more slowly
+            state.update(empty=empty, note="no stored predictions: recommendations are "
+                                           "scored live (run `recsys predict`)")
+        return state
 
     def dataset_info(self) -> DatasetInfo:
         """What the database holds (name, rating scale); the course data when unrecorded."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from recsys.cli.common import command, settings_for
 from recsys.data.info import MOVIELENS
+from recsys.errors import UsageError
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -78,6 +80,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     engine = db.make_engine(settings.database_url)
     try:
         db.check_connection(engine)
+        if args.replace:
+            _replace_with_a_net(engine, result.dataset, settings, args)
         report = db.ingest(result.dataset, engine, replace=args.replace, force=args.force)
         dangling = db.dangling_references(engine)
     finally:
@@ -87,6 +91,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     broken = {k: v for k, v in dangling.items() if v}
     print("Dangling references: " + (json.dumps(broken) if broken else "none"))
     return 0 if not broken else 1
+
+
+def _replace_with_a_net(engine: Any, dataset: Any, settings: Any,
+                        args: argparse.Namespace) -> None:
+    """Before ``ingest --replace``: say what it deletes for good, ask (refuse without
+    ``--yes`` when no one can answer), and keep a copy to restore."""
+    from recsys.db import backup
+    from recsys.db.loading import check_sources, frames_for
+
+    check_sources(frames_for(dataset), args.force)  # an empty file is refused first, as ever
+    losses = backup.replace_losses(engine, dataset)
+    if not losses:
+        return
+    print(f"`ingest --replace` will delete {backup.describe_losses(losses)}.")
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to delete them without a yes: nothing changed (pass "
+                             "--yes to replace anyway, or drop --replace to merge)")
+        if input("Replace them? [y/N] ").strip().lower() not in {"y", "yes"}:
+            raise UsageError("not replaced: nothing changed")
+    folder = backup.backup(engine, settings.backups_dir, settings.keep_versions)
+    print(f"A copy of the tables is in {folder} (`recsys ingest --replace --data-dir "
+          f"{folder}` restores it).")
 
 
 def register(sub: Any) -> None:
@@ -125,6 +152,9 @@ def register(sub: Any) -> None:
     ingest.add_argument("--replace", action="store_true",
                         help="make the tables exactly the CSVs (drops rows that exist only in "
                              "the database, clears predictions and clusters)")
+    ingest.add_argument("--yes", action="store_true",
+                        help="with --replace: delete what the CSVs lack without asking (a copy "
+                             "is kept under var/backups all the same)")
     ingest.add_argument("--force", action="store_true",
                         help="load even when a file yields no valid row or a table would "
                              "lose more than half of its rows")
