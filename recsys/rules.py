@@ -82,7 +82,9 @@ class RatingScale:
 
     @property
     def whole(self) -> bool:
-        """Whole numbers only (then ``3.0`` and ``"3"`` are refused, as before)."""
+        """Whole numbers only. A number with no fraction (``4.0``) is a whole number (JSON
+        does not tell them apart); text (``"3"``) is refused, and the CSV loader refuses the
+        text ``3.0`` in a whole-star file (:mod:`recsys.data.validate`)."""
         return self.step == 1
 
     def describe(self) -> str:
@@ -109,7 +111,7 @@ class RatingScale:
         """One rating on this scale (bools and strings refused; whole scales take ints
         only); returned as an ``int`` on whole scales, else a ``float``."""
         ok = not isinstance(value, bool) and isinstance(value, int | float)
-        if ok and self.whole and not isinstance(value, int):
+        if ok and self.whole and isinstance(value, float) and not value.is_integer():
             ok = False
         if not ok or not bool(self.valid([value])[0]):
             raise RuleError(f"{self.message()}, got {value!r}")
@@ -231,6 +233,9 @@ def check_timestamp(value: Any, field: str) -> dt.datetime:
     string; anything else, or an instant outside the range, raises :class:`RuleError`.
     """
     if isinstance(value, str):
+        if any(ord(c) < 32 or ord(c) == 127 for c in value.strip()):
+            # Python's parser ignores a trailing NUL ("...T00:00:00\x00" reads as a date)
+            raise RuleError(f"{field}: {value!r} contains a control character")
         try:
             value = dt.datetime.fromisoformat(value.strip())
         except ValueError:

@@ -20,7 +20,7 @@ from recsys import evaluation as ev
 from recsys import registry
 from recsys.datasets import Dataset
 from recsys.errors import UsageError
-from recsys.models import ModelConfig, Recommender
+from recsys.models import ModelConfig, Recommender, versions
 from recsys.progress import Progress, reporter
 
 BASELINES = registry.BASELINES
@@ -38,7 +38,8 @@ def factories(config: ModelConfig, names: tuple[str, ...] = tuple(registry.SCORE
 def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = None,
           holdout: float = 0.1, k: int = 10, progress: Progress = True,
           names: tuple[str, ...] = QUICK_BASELINES,
-          save: bool = True, warm_start: bool = True) -> tuple[Recommender, dict[str, Any]]:
+          save: bool = True, warm_start: bool = True,
+          keep: int | None = None) -> tuple[Recommender, dict[str, Any]]:
     """Fit on all of ``data.scores`` and save; metrics come from a seeded holdout first.
 
     The holdout's model is the same design fitted on the rest of the ratings; the final
@@ -58,11 +59,17 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         save: write the artifact (a worker of a multi-worker cluster does not).
         warm_start: the final model's networks start from the holdout model's (see
             :meth:`Recommender.fit`); False trains them from scratch.
+        keep: after saving, keep only the newest ``keep`` versions (None: all).
+
+    Raises:
+        ModelError: (before any training) the disk cannot hold one more version.
 
     Returns:
         (the model trained on everything, the metrics saved with it).
     """
     config = config or ModelConfig()
+    if save:
+        versions.check_space(Path(model_dir))
     report = reporter(progress) or (lambda line: None)
     metrics: dict[str, Any] = {}
     fitted: dict[str, Recommender] = {}  # the holdout comparison's model
@@ -111,7 +118,7 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         if "val_rmse" in model.history else None,
     }
     if save:
-        model.save(model_dir, metrics=metrics)
+        model.save(model_dir, metrics=metrics, keep=keep)
     else:
         model.metrics = metrics
     return model, metrics

@@ -156,6 +156,15 @@ def api_model(api_data: datasets.Dataset, api_model_root: Path) -> Any:
     return model
 
 
+def free_pairs(data: datasets.Dataset, n: int) -> list[tuple[int, int]]:
+    """``n`` (user, movie) pairs nobody has rated yet, in a fixed order."""
+    rated = set(zip(data.scores["user_id"], data.scores["movie_id"]))
+    pairs = [(int(u), int(m)) for u in sorted(data.scores["user_id"].unique())
+             for m in sorted(data.movies["id"]) if (u, m) not in rated]
+    assert len(pairs) >= n
+    return pairs[:n]
+
+
 def serve_world(engine: Engine, data: datasets.Dataset, model: Any, folder: Path,
                 top_n: int = 20) -> dict[str, Any]:
     """Everything the API serves from, built for real: ``data`` ingested (replacing what

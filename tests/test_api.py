@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import free_pairs
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
@@ -288,6 +289,9 @@ def test_bad_parameters_are_400_naming_the_parameter(client: FlaskClient, url: s
     ({"user_id": 1, "movie_id": 1, "rating": 4.5}, "rating"),
     ({"user_id": "me", "movie_id": 1, "rating": 4}, "user_id"),
     ({"user_id": 1, "movie_id": 1, "rating": 4, "rated_at": "yesterday"}, "rated_at"),
+    # Python's parser reads past a trailing NUL; the rule does not
+    ({"user_id": 1, "movie_id": 1, "rating": 4, "rated_at": "2020-01-01T00:00:00\x00"},
+     "rated_at"),
 ])
 def test_bad_score_bodies_are_400(client: FlaskClient, payload: dict, field: str) -> None:
     body = _error(client.post("/scores", json=payload), 400)
@@ -296,7 +300,59 @@ def test_bad_score_bodies_are_400(client: FlaskClient, payload: dict, field: str
 
 def test_malformed_json_is_400(client: FlaskClient) -> None:
     response = client.post("/scores", data="{not json", content_type="application/json")
-    assert response.status_code == 400
+    assert _error(response, 400)["detail"] == "the request body: Invalid JSON body."
+
+
+def _chunked(client: FlaskClient, body: bytes) -> Any:
+    """POST /scores with a chunked body, as gunicorn and waitress hand one to the app."""
+    import io
+
+    return client.post("/scores", input_stream=io.BytesIO(body),
+                       headers={"Content-Type": "application/json",
+                                "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_a_small_one_is_read(
+        client: FlaskClient, api_data: datasets.Dataset) -> None:
+    """Issue "Reliability, round 3" #10: a chunked body has no length to check up front;
+    over 64 KB it was cut and called invalid JSON (400 with a Python list in the detail)."""
+    padding = b"x" * (64 * 1024)
+    body = _error(_chunked(client, b'{"pad": "' + padding + b'"}'), 413)
+    assert "65536 bytes" in body["detail"]
+    user, movie = free_pairs(api_data, 1)[0]
+    small = f'{{"user_id": {user}, "movie_id": {movie}, "rating": 3}}'.encode()
+    assert _chunked(client, small).status_code == 201
+
+
+def test_a_whole_rating_written_as_a_float_is_a_whole_rating(
+        client: FlaskClient, api_data: datasets.Dataset) -> None:
+    """JSON does not tell 4 from 4.0: on whole stars both are four stars (4.5 stays 400)."""
+    user, movie = free_pairs(api_data, 2)[1]
+    posted = client.post("/scores", json={"user_id": user, "movie_id": movie, "rating": 4.0})
+    assert posted.status_code == 201, posted.get_json()
+    assert posted.get_json()["rating"] == 4
+
+
+def test_the_document_states_the_rules_the_api_applies(client: FlaskClient) -> None:
+    """Schema-valid requests are never refused (schemathesis' positive-data check): the
+    rating is the served data's scale, text fields carry the control-character rule and
+    rated_at a pattern of instants valid on any day."""
+    import re
+
+    spec = client.get("/openapi.json").get_json()
+    new_score = spec["components"]["schemas"]["NewScore"]["properties"]
+    assert {k: new_score["rating"][k] for k in ("type", "minimum", "maximum")} == \
+        {"type": "integer", "minimum": 1, "maximum": 5}
+    pattern = re.compile(new_score["rated_at"]["pattern"])
+    assert pattern.match("1998-04-01T12:00:00+00:00") and pattern.match("2001-12-28T00:00Z")
+    for outside in ("1990-01-01T00:00:00+13:00", "2020-02-30T00:00:00", "9999-01-01T00:00",
+                    "2020-01-01T00:00:00\x00"):
+        assert not pattern.match(outside), outside
+    title = next(p for p in spec["paths"]["/movies"]["get"]["parameters"]
+                 if p["name"] == "title")
+    assert not re.match(title["schema"]["pattern"], "bad\x07title")
+    assert re.match(title["schema"]["pattern"], "Star Wars (1977)")
 
 
 @pytest.mark.parametrize("url", ["/movies/99999", "/scores/99999", "/users/99999",

@@ -20,6 +20,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
+    positive_data_acceptance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -63,7 +64,8 @@ def test_schemathesis_finds_nothing(loaded: Engine, api_data: datasets.Dataset,
         for mode_name, mode in MODES.items():
             if mode_name == "negative" and not inputs:
                 continue  # nothing to break in /ping, /health, /clusters
-            checks = CHECKS + ([negative_data_rejection] if mode_name == "negative" else [])
+            checks = CHECKS + ([negative_data_rejection] if mode_name == "negative"
+                               else [positive_data_acceptance])
             label = f"{operation.label} ({mode_name})"
 
             @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
-from recsys import datasets, db
+from recsys import datasets
 from recsys.db import backup
 from recsys.schema import Prediction, Score
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import REPO, serve_world, served
+from conftest import REPO, free_pairs, serve_world, served
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select, text
@@ -44,15 +44,6 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     assert body["status"] == body["code"] == status
     assert body["detail"] and body["detail"] == body["message"]
     return body
-
-
-def free_pairs(data: datasets.Dataset, n: int) -> list[tuple[int, int]]:
-    """``n`` (user, movie) pairs nobody has rated yet, in a fixed order."""
-    rated = set(zip(data.scores["user_id"], data.scores["movie_id"]))
-    pairs = [(int(u), int(m)) for u in sorted(data.scores["user_id"].unique())
-             for m in sorted(data.movies["id"]) if (u, m) not in rated]
-    assert len(pairs) >= n
-    return pairs[:n]
 
 
 # -- 1, 2: ids beyond the integer range, control characters ------------------------------------

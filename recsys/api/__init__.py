@@ -48,8 +48,9 @@ class _Api(Api):
 DESCRIPTION = (
     "Recommendations, similar movies, the catalogue, ratings and user clusters from the "
     "recsys pipeline.\n\nErrors are JSON problem details (RFC 9457): 400 names every invalid "
-    "parameter, 404 an unknown id, 409 a second rating of the same movie, 413/415 an "
-    "oversized or non-JSON body, 503 a backing service that is down or not ready. Date-times "
+    "parameter, 404 an unknown id, 405 a method the path does not take, 409 a second rating "
+    "of the same movie, 413 an oversized body, 414 an overlong URL, 415 a body that is not "
+    "JSON, 431 oversized headers, 503 a backing service that is down or not ready. Date-times "
     "are ISO 8601 in UTC with an explicit offset.")
 
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, **services: Any) -> Flask:
     import swagger_ui_bundle
 
     from recsys.api import errors
+    from recsys.api.openapi import state_rating_scale
     from recsys.api.services import Services
     from recsys.api.views import BLUEPRINTS, IdConverter, id_parameter_schema
 
@@ -104,5 +106,6 @@ def create_app(settings: Settings | None = None, **services: Any) -> Flask:
     api.register_converter(IdConverter, id_parameter_schema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    state_rating_scale(api.spec, app.extensions["recsys"].documented_scale())
     errors.init_app(app)
     return app

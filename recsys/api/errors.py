@@ -15,6 +15,7 @@ server log, never to the client.
 from __future__ import annotations
 
 import http
+import io
 import json
 import logging
 from typing import Any
@@ -93,15 +94,40 @@ def from_http_exception(error: HTTPException) -> Response:
     errors = data.get("errors") or data.get("messages")
     detail = data.get("message")
     if not detail and errors:
+        whole = [str(m) for location in errors.values() if isinstance(location, list)
+                 for m in location]  # about a whole body (not valid JSON), not one field
         names = sorted({str(name) for location in errors.values()
-                        for name in (location if isinstance(location, dict) else [location])})
-        detail = "invalid or missing parameter(s): " + ", ".join(names)
+                        if isinstance(location, dict) for name in location})
+        detail = "; ".join(
+            ([f"the request body: {' '.join(whole)}"] if whole else [])
+            + (["invalid or missing parameter(s): " + ", ".join(names)] if names else []))
     if not detail:
         detail = DEFAULT_DETAIL.get(status) or error.description or phrase(status)
     headers = dict(data.get("headers") or {})
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     return problem(status, detail, errors, headers)
+
+
+class BufferChunkedBodies:
+    """WSGI middleware: a chunked request body (no Content-Length) is read here, up to one
+    byte past ``limit``, and handed on with its length, so :func:`check_request_limits`
+    refuses an oversized one with 413 as it does a declared one. (Werkzeug would cut such a
+    body at the limit and the JSON parser would then call it invalid: a 400.)"""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        chunked = (environ.get("wsgi.input_terminated")
+                   or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked")
+        if chunked and environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):
+            body = environ["wsgi.input"].read(self.limit + 1)
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("wsgi.input_terminated", None)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
 
 
 def check_request_limits() -> Response | None:
@@ -155,6 +181,7 @@ def init_app(app: Flask) -> None:
 
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.before_request(check_request_limits)
+    app.wsgi_app = BufferChunkedBodies(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     for error in (OperationalError, PoolTimeout, DBAPIError, DatabaseError):
         app.register_error_handler(error, unavailable("database"))
     app.register_error_handler(VectorStoreUnavailable, unavailable("vector store"))

@@ -25,6 +25,24 @@ def _no_control(value: str) -> None:
         raise ValidationError(f"text {rules.CONTROL_CHARS_MESSAGE}")
 
 
+#: The control-character rule as the OpenAPI document states it (a JSON Schema pattern: any
+#: character but the refused control characters), so a request valid by the document is
+#: never refused for one.
+NO_CONTROL_PATTERN = "^[^" + rules.CONTROL_CHARS_RE.pattern[1:-1] + "]*$"
+
+
+def _rated_at_pattern() -> str:
+    """ISO 8601 date-times the time rule accepts whatever the day: years from the one after
+    the earliest (an offset of up to 14 hours cannot move them before it) to last year,
+    days 01-28 of any month (valid in every month), an optional offset. The rule accepts
+    more (up to one day from now); this is what the document can promise forever."""
+    first, last = rules.EARLIEST_TIMESTAMP.year + 1, dt.date.today().year - 1
+    years = "|".join(str(year) for year in range(first, last + 1))
+    return (rf"^({years})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+            r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+            r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$")
+
+
 def _id(description: str, example: int, **kwargs: Any) -> fields.Integer:
     return fields.Integer(validate=validate.Range(min=rules.MIN_ID, max=rules.MAX_ID),
                           metadata={"description": f"{description} "
@@ -41,10 +59,11 @@ class UTCDateTime(fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
-class Instant(fields.DateTime):
+class Instant(fields.String):
     """An ISO 8601 date-time read by the system's time rule: an offset is converted to UTC,
     no offset means UTC, and the instant must lie in the accepted range. Loads as naive UTC
-    (how the database stores it)."""
+    (how the database stores it). Documented as a string with a pattern (a ``date-time``
+    format cannot say the range)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str):
@@ -76,9 +95,11 @@ class SimilarArgs(Schema):
 
 class MovieSearchArgs(Schema):
     title = fields.String(validate=[validate.Length(min=1, max=200), _no_control],
-                          metadata={"description": "case-insensitive part of the title",
-                                    "example": "star"})
-    genre = fields.List(fields.String(validate=[validate.Length(min=1, max=50), _no_control]),
+                          metadata={"description": "case-insensitive part of the title "
+                                                   "(no control characters)",
+                                    "example": "star", "pattern": NO_CONTROL_PATTERN})
+    genre = fields.List(fields.String(validate=[validate.Length(min=1, max=50), _no_control],
+                                      metadata={"pattern": NO_CONTROL_PATTERN}),
                         metadata={"description": "genre the movie must have (repeat for "
                                                  "several: all required)",
                                   "example": ["Sci-Fi"]})
@@ -121,9 +142,10 @@ class NewScore(Schema):
                        "MovieLens 10M and later",
         "example": 4})
     rated_at = Instant(metadata={
-        "description": "when (default: now); an offset is converted to UTC, none means UTC; "
-                       f"from {rules.EARLIEST_TIMESTAMP:%Y-%m-%d} to one day from now",
-        "example": "1998-04-01T12:00:00+00:00"})
+        "description": "when, ISO 8601 (default: now); an offset is converted to UTC, none "
+                       f"means UTC; from {rules.EARLIEST_TIMESTAMP:%Y-%m-%d} to one day from "
+                       "now (the pattern states the part of that range valid on any day)",
+        "example": "1998-04-01T12:00:00+00:00", "pattern": _rated_at_pattern()})
 
 
 # -- responses -------------------------------------------------------------------------------

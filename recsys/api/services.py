@@ -183,6 +183,17 @@ class Services:
         """The scale new ratings must be on."""
         return self.dataset_info().rating_scale
 
+    def documented_scale(self) -> RatingScale:
+        """The scale the OpenAPI document states (read when the app starts): the database's,
+        or the widest (half stars) when it cannot be read yet."""
+        from recsys.rules import HALF_STARS
+
+        try:
+            return self.rating_scale()
+        except Exception as exc:  # noqa: BLE001 - a database down at start is not fatal
+            log.info("OpenAPI: rating scale unknown (%s): documenting half stars", exc)
+            return HALF_STARS
+
     def _store_state(self) -> dict[str, Any]:
         backend = self.settings.vector_backend
         try:

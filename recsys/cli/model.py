@@ -45,7 +45,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     with distribute.use(strategy):
         model, metrics = training.train(data, model_dir, model_config(args, settings),
                                         holdout=args.holdout, k=args.k,
-                                        progress=not args.quiet and chief, save=chief)
+                                        progress=not args.quiet and chief, save=chief,
+                                        keep=settings.keep_versions)
     if not chief:
         print("Trained as a worker of the TF_CONFIG cluster; the chief saved the model.")
         return 0

@@ -79,10 +79,13 @@ def _meta(model: Any, state: FittedModel, created: str) -> dict[str, Any]:
         "metrics": model.metrics, "history": state.history.to_dict(orient="list")}
 
 
-def save(model: Any, root: Path, metrics: dict[str, Any] | None = None) -> Path:
+def save(model: Any, root: Path, metrics: dict[str, Any] | None = None,
+         keep: int | None = None) -> Path:
     """Write ``model`` under ``root`` as a new version and mark it the latest; returns the
-    version folder (``model.version`` is set)."""
-    from recsys.models import networks
+    version folder (``model.version`` is set). ``keep``: then delete all but the newest
+    ``keep`` versions (:func:`recsys.models.versions.prune`). A disk that fills up is a
+    one-line :class:`ModelError`, with nothing half-written left behind."""
+    from recsys.models import networks, versions
 
     state = model.fitted
     root.mkdir(parents=True, exist_ok=True)
@@ -101,13 +104,21 @@ def save(model: Any, root: Path, metrics: dict[str, Any] | None = None) -> Path:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
+        latest = root / ".LATEST.tmp"
+        latest.write_text(model.version + "\n")
+        os.replace(latest, root / "LATEST")
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        full = versions.no_space(exc, root)
+        if full is None:
+            raise
+        raise full from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    latest = root / ".LATEST.tmp"
-    latest.write_text(model.version + "\n")
-    os.replace(latest, root / "LATEST")
     model.meta = meta
+    if keep is not None:
+        versions.prune(root, keep)
     return final
 
 

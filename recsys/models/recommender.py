@@ -372,11 +372,13 @@ class Recommender:
         return self._embeddings("user")
 
     # -- persistence ---------------------------------------------------------------------------
-    def save(self, root: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> Path:
-        """Write a versioned artifact under ``root`` (see :mod:`recsys.models.artifact`)."""
+    def save(self, root: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
+             keep: int | None = None) -> Path:
+        """Write a versioned artifact under ``root`` (see :mod:`recsys.models.artifact`);
+        ``keep``: then keep only the newest ``keep`` versions."""
         from recsys.models import artifact
 
-        return artifact.save(self, Path(root), metrics)
+        return artifact.save(self, Path(root), metrics, keep)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], data: Dataset | None = None,
