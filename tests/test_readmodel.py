@@ -83,3 +83,32 @@ def test_updates_made_elsewhere_reach_the_read_model(loaded: Engine,
     assert (info.title, info.genres) == ("Renamed (1990)", ["Documentary"])
     assert info.rating_sum == scores.loc[scores["movie_id"] == movie, "rating"].sum()
     assert cache.refresh() is False  # one reload, then in step again
+
+
+def test_a_rating_stored_through_one_worker_is_served_by_every_worker_at_once(
+        loaded: Engine, api_data: datasets.Dataset, api_model: Any, tmp_path: Any) -> None:
+    """Issue "Reliability, round 3" #5: two workers (two apps on one database and one var
+    folder, their background refresh off); after worker A's 201, worker B's next answer
+    already leaves the movie out and counts the rating."""
+    from conftest import serve_world
+
+    from recsys.api import create_app
+
+    world = serve_world(loaded, api_data, api_model, tmp_path)
+    world["settings"] = world["settings"].replace(api_refresh_seconds=0)
+    first, second = create_app(**world), create_app(**world)
+    a, b = first.test_client(), second.test_client()
+    user = 8
+    top = b.get(f"/recommendations?user_id={user}&k=3").get_json()["recommendations"][0]
+    movie = top["movie_id"]
+    count = b.get(f"/movies/{movie}").get_json()["ratings"]
+    assert a.post("/scores", json={"user_id": user, "movie_id": movie,
+                                   "rating": 2}).status_code == 201
+    again = b.get(f"/recommendations?user_id={user}&k=3").get_json()["recommendations"]
+    assert movie not in [r["movie_id"] for r in again]
+    assert b.get(f"/movies/{movie}").get_json()["ratings"] == count + 1
+    # worker B's next refresh appends, never reloads, and counts the rating once
+    cache = second.extensions["recsys"].cache
+    held = cache.snapshot
+    assert cache.refresh() is True and cache.snapshot is held
+    assert b.get(f"/movies/{movie}").get_json()["ratings"] == count + 1

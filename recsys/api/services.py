@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from recsys import db
 from recsys.api.recommendations import Explainer
 from recsys.api.serving import ServingCache, Snapshot
+from recsys.api.writes import WriteMark
 from recsys.config import Settings
 from recsys.data.info import DatasetInfo
 from recsys.db import info as described
@@ -51,6 +52,7 @@ class Services:
     model: Recommender | None = None
     model_error: str | None = None
     cache: ServingCache | None = None
+    writes: WriteMark | None = None
     explainer: Explainer = field(default_factory=Explainer)
 
     def __post_init__(self) -> None:
@@ -72,12 +74,27 @@ class Services:
         services = cls(settings, engine, store or open_store(settings), model)
         if model is None:
             services.reload_model()
+        services.writes = WriteMark.open(settings.var_dir, settings.database_url)
         services.cache = ServingCache(engine, settings.api_refresh_seconds,
                                       services.store_version,
                                       on_tick=services.reload_model_if_new,
                                       memory_ratings=settings.api_memory_ratings
                                       ).start(snapshot)
         return services
+
+    def catch_up(self) -> None:
+        """Before answering from the read model: apply the ratings other workers stored
+        (read-your-writes across workers, :mod:`recsys.api.writes`)."""
+        if self.writes is not None and self.cache is not None:
+            self.cache.catch_up(self.writes.latest())
+
+    def note_write(self, score_id: int, user_id: int, movie_id: int, rating: float) -> None:
+        """A rating this worker stored (after its commit, before its 201): into this
+        worker's read model, and onto the mark every worker reads."""
+        if self.cache is not None:
+            self.cache.note_score(score_id, user_id, movie_id, rating)
+        if self.writes is not None:
+            self.writes.note(score_id)
 
     def store_version(self) -> Any:
         """Changes when the vector indexes are rebuilt (part of the store protocol)."""

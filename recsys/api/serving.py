@@ -323,6 +323,8 @@ class ServingCache:
         self._thread: threading.Thread | None = None
         self._last_error: str | None = None
         self._listener: ChangeListener | None = None
+        self._caught_up = 0  # ratings up to this id applied through catch_up
+        self._catch_up_lock = threading.Lock()
 
     @property
     def ready(self) -> bool:
@@ -444,6 +446,25 @@ class ServingCache:
             snap.noted = {i for i in snap.noted if i > snap.last_score_id}
             snap.fingerprint = current
         return True
+
+    def catch_up(self, written: int) -> None:
+        """Apply the ratings other workers stored, up to rating id ``written`` (their write
+        mark, :mod:`recsys.api.writes`), before answering from the read model: one query
+        by primary key, only when this worker is behind."""
+        snap = self.snapshot
+        if snap is None or written <= max(snap.last_score_id, self._caught_up):
+            return
+        with self._catch_up_lock:
+            if written <= max(snap.last_score_id, self._caught_up):
+                return  # another request thread caught up meanwhile
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(Score.id, Score.user_id, Score.movie_id,
+                                           Score.rating)
+                                    .where(Score.id > snap.last_score_id)
+                                    .order_by(Score.id)).all()
+            for score_id, user, movie, rating in rows:
+                self.note_score(score_id, user, movie, rating)
+            self._caught_up = max([written, *(r[0] for r in rows)])
 
     def note_score(self, score_id: int, user_id: int, movie_id: int,
                    rating: float) -> None:

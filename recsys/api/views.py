@@ -174,6 +174,7 @@ class MovieView(MethodView):
         """One movie, with its genres and its rating count and mean."""
         _require_id("movie", movie_id)
         svc = services()
+        svc.catch_up()  # its count and mean include ratings stored through other workers
         snap = svc.cache.snapshot if svc.cache else None
         if snap is not None and movie_id in snap.movies:
             generation = svc.cache.generation("movie", movie_id) if svc.cache else 0
@@ -268,8 +269,7 @@ class NewScoreView(MethodView):
         except EntityError as exc:
             session.rollback()
             abort(400, message=str(exc))
-        if svc.cache is not None:
-            svc.cache.note_score(stored.id, stored.user_id, stored.movie_id, stored.rating)
+        svc.note_write(stored.id, stored.user_id, stored.movie_id, stored.rating)
         return answer
 
 
@@ -313,6 +313,7 @@ class RecommendationsView(MethodView):
         stored; a flagged cold-start list for users with no ratings. The list is ordered by
         `score` (will they watch it and like it), not by `predicted_rating` alone."""
         svc = services()
+        svc.catch_up()  # a rating stored through another worker is left out at once
         user_id, k = args["user_id"], args["k"]
         cache = svc.cache
         snap = cache.snapshot if cache else None
