@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PIPELINE_ARGS ?=
 
 .PHONY: setup run test test-fast bench budget lab clean-var notebooks-url opensearch opensearch-secure \
-        opensearch-stop stack
+        opensearch-cluster opensearch-stop stack
 
 ## setup: create .venv and install the package with every extra (idempotent)
 setup: $(STAMP)
@@ -60,7 +60,12 @@ opensearch: setup
 opensearch-secure: setup
 	$(BIN)/python -m recsys.testing.opensearch start --security
 
-## opensearch-stop: stop the node started by make opensearch
+## opensearch-cluster: three OpenSearch nodes forming one cluster on loopback (256 MB heap
+## each); prints RECSYS_OPENSEARCH_URL with every node's URL, comma-separated
+opensearch-cluster: setup
+	$(BIN)/python -m recsys.testing.opensearch start --nodes 3
+
+## opensearch-stop: stop the node (or cluster) started by make opensearch[-cluster]
 opensearch-stop: setup
 	$(BIN)/python -m recsys.testing.opensearch stop
 

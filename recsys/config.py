@@ -31,7 +31,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "SQLAlchemy URL; postgresql+psycopg2://user:pass@host:5432/db for PostgreSQL",
     ),
     "RECSYS_VECTOR_BACKEND": ("local", "vector store backend: local or opensearch"),
-    "RECSYS_OPENSEARCH_URL": ("", "OpenSearch URL, e.g. https://localhost:9200"),
+    "RECSYS_OPENSEARCH_URL": ("", "OpenSearch URL, e.g. https://localhost:9200; a cluster's "
+                              "nodes separated by commas"),
     "RECSYS_OPENSEARCH_USER": ("admin", "OpenSearch user"),
     "RECSYS_OPENSEARCH_PASSWORD": ("", "OpenSearch password (never commit it)"),
     "RECSYS_OPENSEARCH_VERIFY_CERTS": ("true", "verify OpenSearch TLS certificates"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -272,3 +273,57 @@ def served(cwd: Path, env: dict[str, str], wait: float = 90.0, workers: int = 1,
         server.terminate()
         server.wait(timeout=30)
         console.close()
+
+
+# -- training past one machine: one dataset, one single-worker run to compare against ------------
+
+#: ``recsys train`` as the distributed tests run it (a 10 % holdout, 4 epochs per network).
+TRAIN = [sys.executable, "-m", "recsys.cli", "train", "--holdout", "0.1", "--epochs", "4"]
+
+
+def train_metrics(output: str) -> dict[str, Any]:
+    """The metrics JSON ``recsys train`` prints (from its first ``{`` line to the ``}``)."""
+    lines = output.splitlines()
+    start = lines.index("{")
+    end = lines.index("}", start)
+    return json.loads("\n".join(lines[start:end + 1]))
+
+
+@pytest.fixture(scope="session")
+def training_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Synthetic CSVs (250 users, 300 movies, 20,000 ratings) ingested into SQLite: the
+    environment the distributed training tests run ``recsys train`` in."""
+    from recsys.data.generate import generate
+
+    folder = tmp_path_factory.mktemp("distributed")
+    generate(folder / "data", 250, 300, 20_000, seed=3, clusters=4)
+    env = {**os.environ, "RECSYS_DATABASE_URL": f"sqlite:///{folder / 'db.sqlite'}",
+           "RECSYS_DATA_DIR": str(folder / "data"), "RECSYS_VAR_DIR": str(folder / "var"),
+           "RECSYS_SEED": "7", "CUDA_VISIBLE_DEVICES": "-1"}
+    env.pop("TF_CONFIG", None)
+    subprocess.run([sys.executable, "-m", "recsys.cli", "ingest"], env=env, check=True,
+                   capture_output=True, text=True, timeout=300)
+    return env
+
+
+@pytest.fixture(scope="session")
+def one_worker_metrics(training_world: dict[str, str],
+                       tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The metrics of a plain one-process ``recsys train`` on :func:`training_world`: what
+    training on several workers (TF_CONFIG, Ray) must match."""
+    done = subprocess.run([*TRAIN, "--model-dir", str(tmp_path_factory.mktemp("single")),
+                           "--quiet"], env=training_world, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return train_metrics(done.stdout)
+
+
+def as_good_as_one_worker(together: dict[str, Any], alone: dict[str, Any]) -> None:
+    """Same quality as one worker: within noise of it, and still ahead of the biases
+    baseline (on the holdout of the same ratings)."""
+    results = together["holdout"]["results"]
+    model, biases = results["model"], results["biases"]
+    reference = alone["holdout"]["results"]["model"]
+    assert model["rmse"] <= reference["rmse"] + 0.03, (model, reference)
+    assert model["rmse"] < biases["rmse"], (model, biases)
+    assert model["ndcg@10"] >= reference["ndcg@10"] - 0.03, (model, reference)

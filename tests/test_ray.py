@@ -6,6 +6,7 @@ cluster cannot reach is refused in one line."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import as_good_as_one_worker
 from sqlalchemy import select
 
 from recsys import datasets, db
@@ -148,10 +150,43 @@ def test_what_a_cluster_cannot_reach_is_one_line(ray_cluster: tuple[Any, Any],
             (["index", "--ray", cluster.address], world, "RECSYS_VECTOR_BACKEND=opensearch"),
             (["predict", "--ray"], world, "RECSYS_RAY_ADDRESS"),
             (["predict", "--shards", "2"], world, "--shards goes with --ray"),
-            (["predict", "--ray", "127.0.0.1:1"], world, "cannot join the Ray cluster")):
+            (["predict", "--ray", "127.0.0.1:1"], world, "cannot join the Ray cluster"),
+            (["train", "--ray", cluster.address], sqlite, "SQLite file on this machine"),
+            (["train", "--ray", cluster.address, "--workers", "3"], world,
+             "needs 3 CPUs (one per worker)"),
+            (["train", "--workers", "2"], world, "--workers goes with --ray")):
         done = recsys(args, env, timeout=120)
         assert done.returncode == 2, (args, done.stderr[-2000:])
         assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_train_on_ray_is_as_good_as_one_worker_and_the_chief_saves(
+        ray_cluster: tuple[Any, Any], postgres_url: str, training_world: dict[str, str],
+        one_worker_metrics: dict[str, Any], tmp_path: Path) -> None:
+    """``recsys train --ray``: Ray Train's TensorflowTrainer runs the plain training in two
+    workers, one on each node (MultiWorkerMirroredStrategy from Ray's TF_CONFIG); the model
+    is as good as one worker's on the same ratings, and only the chief's artifact is saved."""
+    from sqlalchemy.engine import make_url
+
+    cluster, _ = ray_cluster
+    admin = db.make_engine(postgres_url)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS ray_train")
+        conn.exec_driver_sql("CREATE DATABASE ray_train")
+    admin.dispose()
+    url = make_url(postgres_url).set(database="ray_train").render_as_string(hide_password=False)
+    env = {**training_world, **LOOPBACK, "RECSYS_DATABASE_URL": url,
+           "RECSYS_VAR_DIR": str(tmp_path / "var")}
+    assert recsys(["ingest"], env).returncode == 0
+    done = recsys(["train", "--holdout", "0.1", "--epochs", "4", "--quiet",
+                   "--ray", cluster.address, "--workers", "2"], env, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "Training with 2 worker(s)" in done.stdout
+    together = json.loads(done.stdout[done.stdout.index("{"):done.stdout.rindex("}") + 1])
+    as_good_as_one_worker(together, one_worker_metrics)
+    saved = [p for p in (tmp_path / "var" / "model").iterdir() if p.is_dir()]
+    assert len(saved) == 1 and (tmp_path / "var" / "model" / "LATEST").read_text().strip() \
+        == saved[0].name
 
 
 def test_a_worker_node_killed_mid_run_loses_and_doubles_nothing(
@@ -183,3 +218,4 @@ def test_a_worker_node_killed_mid_run_loses_and_doubles_nothing(
     assert not after.duplicated(["user_id", "rank"]).any()
     assert not after.duplicated(["user_id", "movie_id"]).any()
     pd.testing.assert_frame_equal(after, expected)
+

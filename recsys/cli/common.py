@@ -65,15 +65,17 @@ def ray_address(args: argparse.Namespace, settings: Settings) -> str | None:
     :class:`UsageError` when ``--ray`` names none and ``RECSYS_RAY_ADDRESS`` is unset."""
     given = getattr(args, "ray", None)
     if given is None:
-        if getattr(args, "shards", None) is not None:
-            raise UsageError("--shards goes with --ray")
+        for option in ("shards", "workers"):
+            if getattr(args, option, None) is not None:
+                raise UsageError(f"--{option} goes with --ray")
         return None
     address = given or settings.ray_address
     if not address:
         raise UsageError("--ray needs an address (host:port, or auto): give one or set "
                          "RECSYS_RAY_ADDRESS")
-    if args.shards is not None:
-        in_range("--shards", args.shards, 1)
+    for option in ("shards", "workers"):
+        if getattr(args, option, None) is not None:
+            in_range(f"--{option}", getattr(args, option), 1)
     return str(address)
 
 

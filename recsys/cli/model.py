@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recsys.cli.common import command, settings_for
+from recsys.cli.common import command, ray_address, settings_for
 from recsys.config import Settings
 from recsys.errors import UsageError
 
@@ -32,9 +32,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     from recsys import db, training
     from recsys.models import distribute
 
+    settings = settings_for(args)
+    address = ray_address(args, settings)
+    if address is not None:
+        from recsys.distributed import ray_train
+
+        model_dir = Path(args.model_dir) if args.model_dir else settings.model_dir
+        version, metrics = ray_train.train(settings, address, model_config(args, settings),
+                                           model_dir, workers=args.workers,
+                                           holdout=args.holdout, k=args.k, say=print)
+        print(json.dumps(metrics, indent=2))
+        print(f"Saved model {version} to {model_dir / version} (trained on Ray)")
+        return 0
+
     # TF_CONFIG with several workers: TensorFlow wants the strategy before any other work
     strategy = distribute.multi_worker() if distribute.cluster() else None
-    settings = settings_for(args)
     engine = db.make_engine(settings.database_url)
     try:
         data = db.read_dataset(engine)
@@ -107,6 +119,12 @@ def register(sub: Any) -> None:
                        help="share of ratings held out for the saved metrics (0 skips it)")
     train.add_argument("--k", type=int, default=10, help="cut-off of the ranking metrics")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
+    train.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="train under Ray Train on the cluster at ADDRESS (host:port, or "
+                            "auto; without ADDRESS: RECSYS_RAY_ADDRESS): --workers processes, "
+                            "gradients all-reduced, the chief saves the model")
+    train.add_argument("--workers", type=int, default=None,
+                       help="with --ray: how many training workers (default: one per node)")
     train.set_defaults(func=cmd_train)
 
     evaluate = command(

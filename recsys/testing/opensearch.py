@@ -8,8 +8,12 @@ and ML Commons; the security plugin for the secured variant); this module runs i
 - :class:`OpenSearchNode`: start, wait for green, restart, stop (tests use it as a context
   manager); the secured variant turns TLS on with generated demo certificates and an admin
   password from ``OPENSEARCH_ADMIN_PASSWORD`` (as the compose file does);
-- ``python -m recsys.testing.opensearch start [--security]`` (``make opensearch``) starts a
-  node that keeps running and prints ``RECSYS_OPENSEARCH_URL=...`` last; ``stop`` stops it.
+- :class:`OpenSearchCluster`: two or more such nodes forming one cluster on loopback (each
+  with its own data folder and port pair, all eligible as cluster manager); a node can be
+  killed and started again to rejoin;
+- ``python -m recsys.testing.opensearch start [--security] [--nodes N]`` (``make opensearch``,
+  ``make opensearch-cluster``) starts a node or a cluster that keeps running and prints
+  ``RECSYS_OPENSEARCH_URL=...`` last (the nodes' URLs, comma-separated); ``stop`` stops it.
 
 OpenSearch refuses to run as root: as root the node runs as the system user ``opensearch``
 (created when missing), like initdb runs as ``postgres``.
@@ -43,8 +47,8 @@ from recsys.testing.opensearch_dist import (
 )
 from recsys.testing.ports import free_port
 
-__all__ = ["VERSION", "OpenSearchNode", "OpenSearchUnavailable", "cache_dir", "prepare",
-           "start_detached", "stop_detached"]
+__all__ = ["VERSION", "OpenSearchCluster", "OpenSearchNode", "OpenSearchUnavailable",
+           "cache_dir", "prepare", "start_detached", "stop_detached"]
 
 RUN_AS = "opensearch"
 HEAP_MB = 512
@@ -66,8 +70,14 @@ class OpenSearchNode:
     """
 
     def __init__(self, security: bool = False, heap_mb: int = HEAP_MB,
-                 password: str | None = None) -> None:
+                 password: str | None = None, name: str = "recsys-node",
+                 cluster_name: str = "recsys-local") -> None:
         self.security = security
+        self.name, self.cluster_name = name, cluster_name
+        #: transport addresses of every node and the names of the first cluster managers
+        #: (:class:`OpenSearchCluster` sets them); None: a single-node cluster
+        self.seed_hosts: list[str] | None = None
+        self.managers: list[str] | None = None
         self.heap_mb = min(int(heap_mb), 1024)
         self.password = password or os.environ.get("OPENSEARCH_ADMIN_PASSWORD", "")
         if security and not self.password:
@@ -136,35 +146,61 @@ class OpenSearchNode:
                            .replace("HeapDumpPath=data", f"HeapDumpPath={self.run_dir}/data"))
         return config
 
-    def start(self, timeout: float = 180.0) -> str:
-        """Start the node (a new one, or again after :meth:`stop` with ``keep=True``) and
-        wait until the cluster is green; returns the URL."""
-        if self.run_dir is None:
-            self.run_dir = Path(tempfile.mkdtemp(prefix="recsys-opensearch-"))
-            self.http_port, self.transport_port = free_port(), free_port()
-            (self.run_dir / "data").mkdir()
-            (self.run_dir / "logs").mkdir()
-            self.node_home = self._home()
-            self._config(self.node_home)
-            for part in ("data", "logs", "config"):
-                self._own(self.run_dir / part)
-            self._own(self.run_dir, recursive=False)
-        command = [str(self.node_home / "bin" / "opensearch"), "-Ediscovery.type=single-node",
+    def allocate(self) -> None:
+        """The node's run folder (data, logs, config) and its two free ports, once."""
+        if self.run_dir is not None:
+            return
+        self.run_dir = Path(tempfile.mkdtemp(prefix="recsys-opensearch-"))
+        self.http_port, self.transport_port = free_port(), free_port()
+        for part in ("data", "logs", "tmp"):
+            (self.run_dir / part).mkdir()
+        self.node_home = self._home()
+        self._config(self.node_home)
+        for part in ("data", "logs", "config", "tmp"):
+            self._own(self.run_dir / part)
+        self._own(self.run_dir, recursive=False)
+
+    def launch(self) -> None:
+        """Start the node's process (after :meth:`allocate`) without waiting for it."""
+        self.allocate()
+        assert self.run_dir is not None
+        if self.seed_hosts is None:
+            discovery = ["-Ediscovery.type=single-node"]
+        else:  # a cluster on one machine: each node sized for one core
+            discovery = [f"-Ediscovery.seed_hosts={','.join(self.seed_hosts)}",
+                         "-Ecluster.initial_cluster_manager_nodes="
+                         + ",".join(self.managers or []), "-Enode.processors=1"]
+        command = [str(self.node_home / "bin" / "opensearch"), *discovery,
                    "-Enetwork.host=127.0.0.1", f"-Ehttp.port={self.http_port}",
                    f"-Etransport.port={self.transport_port}",
                    f"-Epath.data={self.run_dir / 'data'}", f"-Epath.logs={self.run_dir / 'logs'}",
                    "-Eplugins.ml_commons.only_run_on_ml_node=false",
-                   "-Ecluster.name=recsys-local", "-Enode.name=recsys-node"]
+                   f"-Ecluster.name={self.cluster_name}", f"-Enode.name={self.name}"]
         if as_root():
             command = ["runuser", "-u", RUN_AS, "--", *command]
         env = {**os.environ, "JAVA_HOME": java_home(), "OPENSEARCH_JAVA_HOME": java_home(),
                "OPENSEARCH_PATH_CONF": str(self.run_dir / "config"),
+               # the JVM's temporary files go with the node's folder, removed with it
+               "OPENSEARCH_TMPDIR": str(self.run_dir / "tmp"),
                "OPENSEARCH_JAVA_OPTS": f"-Xms{self.heap_mb}m -Xmx{self.heap_mb}m"}
         log = (self.run_dir / "console.log").open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log,
                                         cwd=self.run_dir, start_new_session=True)
+
+    def start(self, timeout: float = 180.0) -> str:
+        """Start the node (a new one, or again after :meth:`stop` with ``keep=True``) and
+        wait until the cluster is green; returns the URL."""
+        self.launch()
         self.wait_green(timeout)
         return self.url
+
+    def kill(self) -> None:
+        """Kill the node at once (SIGKILL, as a crash or a lost machine), keeping its data and
+        ports for a :meth:`start` again."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self.process = None
 
     def request(self, path: str, method: str = "GET", body: Any = None,
                 timeout: float = 10.0) -> Any:
@@ -183,16 +219,17 @@ class OpenSearchNode:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return json.loads(response.read() or b"null")
 
-    def wait_green(self, timeout: float = 180.0) -> None:
-        """Wait until the cluster answers green (a single node: all shards assigned)."""
+    def wait_green(self, timeout: float = 180.0, nodes: int = 1) -> None:
+        """Wait until the cluster answers green with ``nodes`` nodes (all shards assigned)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
                 raise OpenSearchUnavailable(f"OpenSearch exited ({self.process.returncode}); "
                                             f"see {self.run_dir}/console.log: {self._tail()}")
             try:
-                health = self.request("/_cluster/health?wait_for_status=green&timeout=5s")
-                if health.get("status") == "green":
+                health = self.request("/_cluster/health?wait_for_status=green&timeout=5s"
+                                      f"&wait_for_nodes={int(nodes)}")
+                if health.get("status") == "green" and not health.get("timed_out"):
                     return
             except (OSError, urllib.error.URLError, ValueError):
                 time.sleep(1.0)
@@ -232,6 +269,71 @@ class OpenSearchNode:
         self.stop()
 
 
+class OpenSearchCluster:
+    """Several :class:`OpenSearchNode` s forming one cluster on 127.0.0.1: each has its own
+    data folder and port pair, all are eligible as cluster manager (three survive the loss
+    of any one). Indexes the vector store creates get one replica per shard here
+    (:meth:`recsys.vectors.opensearch.OpenSearchVectorStore.replicas`), so a lost node
+    loses no vectors.
+
+    Args:
+        nodes: how many (at least 2; 3 keeps a cluster manager majority after one is lost).
+        heap_mb: each node's Java heap.
+    """
+
+    def __init__(self, nodes: int = 3, heap_mb: int = 256) -> None:
+        if nodes < 2:
+            raise ValueError("a cluster has at least 2 nodes (OpenSearchNode for one)")
+        name = f"recsys-cluster-{os.getpid()}-{free_port()}"
+        self.nodes = [OpenSearchNode(heap_mb=heap_mb, name=f"recsys-node-{i}",
+                                     cluster_name=name) for i in range(nodes)]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """Every node's URL, comma-separated (what ``RECSYS_OPENSEARCH_URL`` takes)."""
+        return ",".join(self.urls)
+
+    def start(self, timeout: float = 300.0) -> str:
+        """Start every node and wait until the cluster is green with all of them."""
+        for node in self.nodes:
+            node.allocate()
+        seeds = [f"127.0.0.1:{node.transport_port}" for node in self.nodes]
+        for node in self.nodes:
+            node.seed_hosts, node.managers = seeds, [n.name for n in self.nodes]
+            node.launch()
+        self.wait_green(timeout)
+        return self.url
+
+    def alive(self) -> list[OpenSearchNode]:
+        return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
+
+    def wait_green(self, timeout: float = 300.0) -> None:
+        """Green with every node of the cluster in it (asked through a live node)."""
+        alive = self.alive()
+        if not alive:
+            raise OpenSearchUnavailable("no node of the cluster is running")
+        alive[0].wait_green(timeout, nodes=len(self.nodes))
+
+    def request(self, path: str, method: str = "GET", body: Any = None) -> Any:
+        """A JSON request through the first live node."""
+        return self.alive()[0].request(path, method, body)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> OpenSearchCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # -- a node that outlives the command (make opensearch) --------------------------------------
 
 
@@ -239,39 +341,53 @@ def _state_file() -> Path:
     return cache_dir() / "running.json"
 
 
-def start_detached(security: bool) -> dict[str, Any]:
-    """Start a node that keeps running after this process ends; its state goes to the cache."""
+def start_detached(security: bool, nodes: int = 1) -> dict[str, Any]:
+    """Start a node (or a cluster of ``nodes``) that keeps running after this process ends;
+    its state goes to the cache."""
     state_file = _state_file()
     if state_file.is_file():
         state = json.loads(state_file.read_text())
         try:
-            os.kill(int(state["pid"]), 0)
+            for pid in state.get("pids", [state.get("pid")]):
+                os.kill(int(pid), 0)
             return state  # one is running already
-        except OSError:
+        except (OSError, TypeError):
             state_file.unlink()
-    node = OpenSearchNode(security=security)
-    node.start()
-    assert node.process is not None and node.run_dir is not None
-    state = {"pid": node.process.pid, "url": node.url, "run_dir": str(node.run_dir),
-             "security": security, "user": node.user}
+    if nodes > 1:
+        if security:
+            raise OpenSearchUnavailable("the secured variant runs as one node (--nodes 1)")
+        cluster = OpenSearchCluster(nodes)
+        cluster.start()
+        members = cluster.nodes
+        url = cluster.url
+    else:
+        node = OpenSearchNode(security=security)
+        node.start()
+        members, url = [node], node.url
+    state = {"pids": [n.process.pid for n in members if n.process is not None], "url": url,
+             "run_dirs": [str(n.run_dir) for n in members], "security": security,
+             "user": members[0].user}
     state_file.write_text(json.dumps(state))
     return state
 
 
 def stop_detached() -> bool:
-    """Stop the node :func:`start_detached` started; False when none runs."""
+    """Stop what :func:`start_detached` started; False when nothing runs."""
     state_file = _state_file()
     if not state_file.is_file():
         return False
     state = json.loads(state_file.read_text())
-    try:
-        os.killpg(int(state["pid"]), signal.SIGTERM)
-        for _ in range(60):
-            os.kill(int(state["pid"]), 0)
-            time.sleep(1)
-    except OSError:
-        pass
-    shutil.rmtree(state["run_dir"], ignore_errors=True)
+    for pid in state.get("pids", [state.get("pid")]):
+        try:
+            os.killpg(int(pid), signal.SIGTERM)
+            for _ in range(60):
+                os.kill(int(pid), 0)
+                time.sleep(1)
+        except (OSError, TypeError):
+            pass
+    for folder in state.get("run_dirs", [state.get("run_dir")]):
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
     state_file.unlink()
     return True
 
@@ -283,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--security", action="store_true",
                         help="TLS with demo certificates, admin password from "
                              "OPENSEARCH_ADMIN_PASSWORD")
+    parser.add_argument("--nodes", type=int, default=1,
+                        help="start a cluster of this many nodes (each 256 MB of heap)")
     args = parser.parse_args(argv)
     try:
         if args.action == "prepare":
@@ -290,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "stop":
             print("stopped" if stop_detached() else "no node was running")
         else:
-            state = start_detached(args.security)
+            state = start_detached(args.security, args.nodes)
             if state.get("security"):
                 print("RECSYS_OPENSEARCH_USER=admin\nRECSYS_OPENSEARCH_VERIFY_CERTS=false")
             print(f"RECSYS_OPENSEARCH_URL={state['url']}")

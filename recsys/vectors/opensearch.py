@@ -119,16 +119,22 @@ def similarity(score: float, metric: str) -> float:
 
 def make_client(url: str, user: str = "", password: str = "", verify_certs: bool = True,
                 timeout: float = 10.0, **kwargs: Any) -> Any:
-    """An opensearch-py client for ``url`` (https URLs get TLS)."""
+    """An opensearch-py client for ``url``: one node's URL, or the URLs of a cluster's nodes
+    separated by commas (a request to a node that does not answer is retried on the next,
+    so losing one node does not fail searches); https URLs get TLS."""
     from opensearchpy import OpenSearch
 
-    if not url:
+    hosts = [part.strip() for part in url.split(",") if part.strip()]
+    if not hosts:
         raise VectorStoreUnavailable("RECSYS_OPENSEARCH_URL is not set")
     auth = (user, password) if user and password else None
     # a pool per process large enough for the API's threads and its refresh thread (urllib3's
     # default of one discards connections under load and logs a warning each time)
     kwargs.setdefault("pool_maxsize", 16)
-    return OpenSearch(hosts=[url], http_auth=auth, use_ssl=url.startswith("https"),
+    if len(hosts) > 1:
+        kwargs.setdefault("max_retries", len(hosts))
+        kwargs.setdefault("retry_on_timeout", True)
+    return OpenSearch(hosts=hosts, http_auth=auth, use_ssl=hosts[0].startswith("https"),
                       verify_certs=verify_certs, ssl_show_warn=verify_certs, timeout=timeout,
                       **kwargs)
 
