@@ -45,8 +45,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "RECSYS_KEEP_VERSIONS": ("5", "how many model versions (var/model) and backups taken "
                              "before `ingest --replace` (var/backups) are kept; older ones are "
                              "deleted"),
-    "RECSYS_RAY_ADDRESS": ("", "Ray cluster for `recsys predict/index --ray` when --ray gives "
-                           "no address (`auto`: the cluster this machine belongs to)"),
+    "RECSYS_RAY_ADDRESS": ("", "Ray cluster for `recsys train/predict/index --ray` when --ray "
+                           "gives no address (`auto`: the cluster this machine belongs to)"),
     "RECSYS_NOTEBOOKS_DIR": ("<repo>/notebooks", "where `recsys pipeline` finds the notebooks"),
     "RECSYS_PG_BIN": ("Debian layout", "(tests, benchmarks) folder with initdb and pg_ctl"),
 }
