@@ -61,7 +61,7 @@ def test_a_killed_node_loses_no_vector_and_searches_go_on(
         victim = next(n for n in cluster.nodes if n.name == primary)
         killed_at = time.monotonic()
         victim.kill()  # the node holding the primary copy of the learned movie vectors
-        time.sleep(8)
+        time.sleep(4)
     finally:
         stop.set()
         for worker in workers:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import as_good_as_one_worker
+from conftest import TRAIN, as_good_as_one_worker
 from sqlalchemy import select
 
 from recsys import datasets, db
@@ -178,8 +178,8 @@ def test_train_on_ray_is_as_good_as_one_worker_and_the_chief_saves(
     env = {**training_world, **LOOPBACK, "RECSYS_DATABASE_URL": url,
            "RECSYS_VAR_DIR": str(tmp_path / "var")}
     assert recsys(["ingest"], env).returncode == 0
-    done = recsys(["train", "--holdout", "0.1", "--epochs", "4", "--quiet",
-                   "--ray", cluster.address, "--workers", "2"], env, timeout=900)
+    done = recsys([*TRAIN[3:], "--quiet", "--ray", cluster.address, "--workers", "2"], env,
+                  timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "Training with 2 worker(s)" in done.stdout
     together = json.loads(done.stdout[done.stdout.index("{"):done.stdout.rindex("}") + 1])

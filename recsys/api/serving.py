@@ -33,14 +33,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, inspect, select
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 
 from recsys.api.rows import UserRows
 from recsys.data.titles import display_year
 from recsys.db.notify import ChangeListener
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
-from recsys.schema import DataChange, Movie, Prediction, Score, User, whole_if_whole
+from recsys.schema import (
+    TABLES_IN_ORDER,
+    DataChange,
+    Movie,
+    Prediction,
+    Score,
+    User,
+    whole_if_whole,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +155,12 @@ class ResponseCache:
         return len(self._items)
 
 
+#: The tables the read model reads, in the order of ``TABLES_IN_ORDER`` (an ingest's lock order).
+READ_TABLES = tuple(t.name for t in TABLES_IN_ORDER
+                    if t.name in {"users", "genres", "movies", "movie_genres", "scores",
+                                  "predictions"})
+
+
 def fingerprint(engine_or_conn: Engine | Connection) -> tuple[Any, ...]:
     """Counts and largest ids of the tables the read model mirrors (a few cheap queries):
     scores (count, max id), movies, users, predictions (count, newest model version), and
@@ -156,6 +170,11 @@ def fingerprint(engine_or_conn: Engine | Connection) -> tuple[Any, ...]:
         with engine_or_conn.connect() as conn:
             return fingerprint(conn)
     conn = engine_or_conn
+    if conn.dialect.name == "postgresql":
+        # every table the read model reads, share-locked at once in the order an ingest
+        # locks them: a reader holding scores while it waits for movies, and an ingest
+        # holding movies while it waits for scores, was a deadlock
+        conn.execute(text(f"LOCK TABLE {', '.join(READ_TABLES)} IN ACCESS SHARE MODE"))
     scores = conn.execute(select(func.count(), func.max(Score.id))).one()
     movies = conn.execute(select(func.count(), func.max(Movie.id))).one()
     users = conn.execute(select(func.count(), func.max(User.id))).one()
