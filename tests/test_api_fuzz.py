@@ -80,3 +80,37 @@ def test_schemathesis_finds_nothing(loaded: Engine, api_data: datasets.Dataset,
             run()
     total = sum(sent.values())
     assert total >= 1000, sent
+
+
+@pytest.mark.slow
+def test_schemathesis_coverage_phase_finds_nothing(loaded: Engine, api_data: datasets.Dataset,
+                                                   api_model: Recommender,
+                                                   tmp_path: Path) -> None:
+    """Schemathesis' coverage phase (boundary values, missing and unexpected parameters,
+    methods the document does not list): besides the checks above, a method a path does not
+    take is 405 with Allow before any body check (``unsupported_method``, ST204), and no
+    schema-valid request is refused (``positive_data_acceptance``, ST202)."""
+    from schemathesis.specs.openapi.checks import unsupported_method
+
+    app = create_app(**serve_world(loaded, api_data, api_model, tmp_path))
+    app.extensions["recsys"].cache.stop()
+    config = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {
+        "expected-statuses": ["400", "404", "405", "409", "413", "414", "415", "431"]}}})
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
+    modes = list(MODES.values())
+    sent, methods = 0, set()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        generation = schema.config.generation_for(operation=operation, phase="coverage")
+        for case in schema.iter_coverage_cases(operation, generation_modes=modes,
+                                               generation_config=generation):
+            response = case.call()
+            positive = case.meta is not None and case.meta.generation.mode.is_positive
+            checks = [*CHECKS, unsupported_method,
+                      positive_data_acceptance if positive else negative_data_rejection]
+            case.validate_response(response, checks=checks)
+            problem_names_the_problem(response)
+            methods.add(case.method.upper())
+            sent += 1
+    assert sent >= 200, sent
+    assert {"PUT", "PATCH", "DELETE"} <= methods  # methods no path takes were sent
