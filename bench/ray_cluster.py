@@ -52,8 +52,10 @@ def args_limit(alone: float) -> float:
     return max(120.0, 10 * alone)
 
 
-def ray_overhead(work: Path, env: dict[str, str]) -> list[tuple[str, float, float]]:
-    """(stage, plain seconds, --ray seconds) for train, predict and index."""
+def ray_overhead(work: Path, env: dict[str, str], stages: set[str]
+                 ) -> list[tuple[str, float, float]]:
+    """(stage, plain seconds, --ray seconds) for train, predict and index (``--ray`` only for
+    the ``stages`` named; the others run plain, NaN for --ray)."""
     ray_bin = str(Path(sys.executable).with_name("ray"))
     port = 6390
     started = subprocess.run([ray_bin, "start", "--head", "--num-cpus", "2",
@@ -71,6 +73,9 @@ def ray_overhead(work: Path, env: dict[str, str]) -> list[tuple[str, float, floa
                 ("index", ["index"], ["index", "--ray", address, "--shards", "2"])):
             print(f"{stage}: plain...", flush=True)
             alone = timed([*RECSYS, *plain], env)
+            if stage not in stages:
+                rows.append((stage, alone, float("nan")))
+                continue
             print(f"{stage}: --ray...", flush=True)
             on_ray = timed([*RECSYS, *distributed], env, limit=args_limit(alone))
             rows.append((stage, alone, on_ray))
@@ -131,6 +136,8 @@ def main() -> None:
     parser.add_argument("--work", help="keeps the 1M CSVs and the var folder (reused)")
     parser.add_argument("--skip-ray", action="store_true")
     parser.add_argument("--skip-search", action="store_true")
+    parser.add_argument("--ray-stages", default="train,predict,index",
+                        help="which stages also run with --ray (all run plain)")
     args = parser.parse_args()
     from recsys.testing.opensearch import OpenSearchCluster, OpenSearchNode
     from recsys.testing.postgres import TemporaryPostgres
@@ -149,7 +156,7 @@ def main() -> None:
         env.pop("RECSYS_RAY_ADDRESS", None)
         print("ingest...", flush=True)
         timed([*RECSYS, "ingest"], env)
-        rows = [] if args.skip_ray else ray_overhead(work, env)
+        rows = [] if args.skip_ray else ray_overhead(work, env, set(args.ray_stages.split(",")))
         searches = {}
         if not args.skip_search:
             if not (var / "model" / "LATEST").is_file():
@@ -169,7 +176,9 @@ def main() -> None:
         print("| stage | plain (s) | --ray on one node (s) | overhead |")
         print("|---|---|---|---|")
         for stage, alone, on_ray in rows:
-            if on_ray == float("inf"):
+            if on_ray != on_ray:  # NaN: not run with --ray
+                print(f"| {stage} | {alone:.1f} | (not run) | |")
+            elif on_ray == float("inf"):
                 print(f"| {stage} | {alone:.1f} | more than {args_limit(alone):.0f} (stopped) | "
                       f"more than {args_limit(alone) / alone:.0f}x |")
             else:
