@@ -100,6 +100,16 @@ def write_loop(base: str, seconds: float, seed: int = 7) -> None:
     print(json.dumps({str(k): v for k, v in sorted(statuses.items())}), flush=True)
 
 
+def wait_until_answers(base: str, tries: int = 300) -> None:
+    """Wait (up to a minute) until the server at ``base`` answers /health."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(base + "/health", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
 def run_wrk(base: str, path: str, max_id: int, connections: int, duration: int,
             warmup: int) -> dict[str, float]:
     """A warm-up, then a measured wrk run on ``path``."""
@@ -165,12 +175,7 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_answers(base)
         time.sleep(10)  # every worker has booted (each loads the model) before any load
         results = []
         endpoints = ENDPOINTS if not args.writer else [ENDPOINTS[0], ENDPOINTS[1]]

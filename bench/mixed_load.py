@@ -42,7 +42,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from api import parse_wrk, recsys  # noqa: E402 - bench/api.py
+from api import parse_wrk, recsys, wait_until_answers  # noqa: E402 - bench/api.py
 
 from recsys.testing.ports import free_port  # noqa: E402
 
@@ -167,12 +167,7 @@ def one_run(prepared: Path, postgres_url: str | None, change_at: float | None,
     seconds = int(args.minutes * 60)
     created: list[dict[str, Any]] = []
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_answers(base)
         time.sleep(5)  # both workers up
         wrk_env = dict(os.environ, WRK_PATH="/recommendations?user_id={id}&k=10",
                        WRK_MAX_ID="943")
