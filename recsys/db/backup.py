@@ -26,10 +26,10 @@ from recsys.schema import Base
 #: cluster`` rebuild them).
 DERIVED = ("predictions", "clusters", "user_clusters")
 #: What each counted loss is, for the console.
-LOSS_NAMES = {"scores": "ratings the CSVs do not have (posted through the API, or added)",
-              "persons": "persons", "users": "users", "workers": "workers", "movies": "movies",
-              "predictions": "stored predictions", "clusters": "clusters",
-              "user_clusters": "cluster memberships"}
+LOSS_NAMES = {"scores": "rating{s} the CSVs do not have (posted through the API, or added)",
+              "persons": "person{s}", "users": "user{s}", "workers": "worker{s}",
+              "movies": "movie{s}", "predictions": "stored prediction{s}",
+              "clusters": "cluster{s}", "user_clusters": "cluster membership{s}"}
 
 
 def replace_losses(engine: Engine, dataset: Dataset) -> dict[str, int]:
@@ -59,7 +59,8 @@ def replace_losses(engine: Engine, dataset: Dataset) -> dict[str, int]:
 
 def describe_losses(losses: dict[str, int]) -> str:
     """One line: "2,771 ratings the CSVs do not have (...), 94,300 stored predictions"."""
-    return ", ".join(f"{count:,} {LOSS_NAMES.get(name, name)}" for name, count in losses.items())
+    return ", ".join(f"{count:,} " + LOSS_NAMES.get(name, name).format(s="" if count == 1 else "s")
+                     for name, count in losses.items())
 
 
 def backup(engine: Engine, root: Path, keep: int) -> Path:
