@@ -33,16 +33,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, func, select
 
+from recsys.api.fingerprint import consistent, fingerprint, only_ratings_appended
 from recsys.api.rows import UserRows
 from recsys.data.titles import display_year
 from recsys.db.notify import ChangeListener
 from recsys.db.queries import genres_by_movie
 from recsys.rules import LIKED_RATING
 from recsys.schema import (
-    TABLES_IN_ORDER,
-    DataChange,
     Movie,
     Prediction,
     Score,
@@ -155,45 +154,6 @@ class ResponseCache:
         return len(self._items)
 
 
-#: The tables the read model reads, in the order of ``TABLES_IN_ORDER`` (an ingest's lock order).
-READ_TABLES = tuple(t.name for t in TABLES_IN_ORDER
-                    if t.name in {"users", "genres", "movies", "movie_genres", "scores",
-                                  "predictions"})
-
-
-def fingerprint(engine_or_conn: Engine | Connection) -> tuple[Any, ...]:
-    """Counts and largest ids of the tables the read model mirrors (a few cheap queries):
-    scores (count, max id), movies, users, predictions (count, newest model version), and
-    how many updates and deletions the database counted (``data_changes``, kept by triggers:
-    a new title or rating value changes no count)."""
-    if isinstance(engine_or_conn, Engine):
-        with engine_or_conn.connect() as conn:
-            return fingerprint(conn)
-    conn = engine_or_conn
-    if conn.dialect.name == "postgresql":
-        # every table the read model reads, share-locked at once in the order an ingest
-        # locks them: a reader holding scores while it waits for movies, and an ingest
-        # holding movies while it waits for scores, was a deadlock
-        conn.execute(text(f"LOCK TABLE {', '.join(READ_TABLES)} IN ACCESS SHARE MODE"))
-    scores = conn.execute(select(func.count(), func.max(Score.id))).one()
-    movies = conn.execute(select(func.count(), func.max(Movie.id))).one()
-    users = conn.execute(select(func.count(), func.max(User.id))).one()
-    predictions = conn.execute(select(func.count(), func.max(Prediction.model_version))).one()
-    changes = (conn.execute(select(func.coalesce(func.sum(DataChange.version), 0))).scalar_one()
-               if inspect(conn).has_table(DataChange.__tablename__) else None)
-    return tuple(scores) + tuple(movies) + tuple(users) + tuple(predictions) + (changes,)
-
-
-def consistent(engine: Engine) -> Connection:
-    """A connection whose statements all see one snapshot (SQLite: one read transaction in
-    WAL mode; PostgreSQL: REPEATABLE READ), so a fingerprint and the rows read after it
-    agree even while others write."""
-    conn = engine.connect()
-    if engine.dialect.name == "postgresql":
-        conn = conn.execution_options(isolation_level="REPEATABLE READ")
-    return conn
-
-
 #: With change notifications (PostgreSQL, :mod:`recsys.db.notify`) the tables are counted
 #: only after a notification, and this often anyway, in case one was lost.
 SAFETY_CHECK_SECONDS = 600.0
@@ -301,12 +261,6 @@ def settle_garbage_collector() -> None:
     later are still freed by reference counting (the read model holds no cycles)."""
     gc.collect()
     gc.freeze()
-
-
-def _only_ratings_appended(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
-    """True when the fingerprints differ only by more scores with larger ids."""
-    return (len(old) == len(new) and old[2:] == new[2:] and new[0] > old[0]
-            and (new[1] or 0) > (old[1] or 0))
 
 
 class ServingCache:
@@ -424,7 +378,7 @@ class ServingCache:
                 if snap is not None and current == snap.fingerprint:
                     self._report(None)
                     return False
-                if (snap is not None and _only_ratings_appended(snap.fingerprint, current)
+                if (snap is not None and only_ratings_appended(snap.fingerprint, current)
                         and self._append_ratings(conn, snap, current)):
                     self._report(None)
                     return True
