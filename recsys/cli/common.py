@@ -49,15 +49,17 @@ def settings_for(args: argparse.Namespace) -> Settings:
     return settings.replace(**changes) if changes else settings
 
 
-def ray_options(parser: argparse.ArgumentParser) -> None:
-    """``--ray [ADDRESS]`` and ``--shards N``: the command's shards as tasks on a Ray
-    cluster (:mod:`recsys.distributed.ray_jobs`)."""
+def ray_options(parser: argparse.ArgumentParser,
+                what: str = "run the shards as retried tasks",
+                count: tuple[str, str] = ("--shards", "how many tasks (default: the cluster's "
+                                                      "CPUs)")) -> None:
+    """``--ray [ADDRESS]`` and a count option (``--shards N`` by default): the command's work
+    on a Ray cluster (:mod:`recsys.distributed`)."""
     parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                        help="run the shards as retried tasks on the Ray cluster at ADDRESS "
-                             "(host:port, or auto: the cluster this machine belongs to; "
-                             "without ADDRESS: RECSYS_RAY_ADDRESS)")
-    parser.add_argument("--shards", type=int, default=None,
-                        help="with --ray: how many tasks (default: the cluster's CPUs)")
+                        help=f"{what} on the Ray cluster at ADDRESS (host:port, or auto: the "
+                             "cluster this machine belongs to; without ADDRESS: "
+                             "RECSYS_RAY_ADDRESS)")
+    parser.add_argument(count[0], type=int, default=None, help=f"with --ray: {count[1]}")
 
 
 def ray_address(args: argparse.Namespace, settings: Settings) -> str | None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recsys.cli.common import command, in_range, ray_address, settings_for
+from recsys.cli.common import command, in_range, ray_address, ray_options, settings_for
 from recsys.config import Settings
 from recsys.errors import UsageError
 
@@ -125,12 +125,9 @@ def register(sub: Any) -> None:
                        help="share of ratings held out for the saved metrics (0 skips it)")
     train.add_argument("--k", type=int, default=10, help="cut-off of the ranking metrics")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
-    train.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                       help="train under Ray Train on the cluster at ADDRESS (host:port, or "
-                            "auto; without ADDRESS: RECSYS_RAY_ADDRESS): --workers processes, "
-                            "gradients all-reduced, the chief saves the model")
-    train.add_argument("--workers", type=int, default=None,
-                       help="with --ray: how many training workers (default: one per node)")
+    ray_options(train, "train under Ray Train (--workers processes, gradients all-reduced, "
+                       "the chief saves the model)",
+                ("--workers", "how many training workers (default: one per node)"))
     train.set_defaults(func=cmd_train)
 
     evaluate = command(
