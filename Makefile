@@ -76,7 +76,7 @@ stack: setup
 
 ## notebooks-url: stamp the notebooks' Colab badges and repo_url from pyproject's Repository
 notebooks-url: setup
-	$(BIN)/python -m recsys.notebook
+	$(BIN)/python -m recsys.pipeline.notebook
 
 clean-var:
 	rm -rf var runs

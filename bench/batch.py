@@ -15,8 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from recsys import batch, datasets, db
+from recsys import datasets, db
 from recsys.models import ModelConfig, Recommender
+from recsys.predictions import batch
 from recsys.testing.postgres import TemporaryPostgres
 
 

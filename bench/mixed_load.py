@@ -85,7 +85,7 @@ def out_of_band_change(url: str) -> None:
     from sqlalchemy import func, select, update
 
     from recsys import db
-    from recsys.schema import Movie, Person, User
+    from recsys.db.schema import Movie, Person, User
 
     engine = db.make_engine(url)
     try:
@@ -108,7 +108,7 @@ def stored_once(url: str, created: list[dict[str, Any]]) -> tuple[int, int]:
     from sqlalchemy import func, select
 
     from recsys import db
-    from recsys.schema import Score
+    from recsys.db.schema import Score
 
     engine = db.make_engine(url)
     try:

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys import datasets, registry
+from recsys import datasets
 from recsys import evaluation as ev
 from recsys.models import ModelConfig, Recommender
 from recsys.models.config import PREVIOUS, PREVIOUS_RANKING
+from recsys.training import registry
 
 #: Ablations trained apart: the model with one part taken away (``--no-refit`` skips them).
 ABLATIONS = {

@@ -87,9 +87,10 @@ def ray_overhead(work: Path, env: dict[str, str], stages: set[str]
 def search_latency(url: str, env: dict[str, str], seconds: float = 30.0,
                    threads: int = 8) -> dict[str, float]:
     """Index the learned vectors into ``url`` and measure /similar_movies' searches."""
-    from recsys import db, embeddings
+    from recsys import db
     from recsys.config import get_settings
     from recsys.models import Recommender
+    from recsys.vectors import embeddings
     from recsys.vectors.opensearch import OpenSearchVectorStore, make_client
 
     settings = get_settings(env_file=None).replace(database_url=env["RECSYS_DATABASE_URL"],

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from recsys import datasets, embeddings
+from recsys import datasets
 from recsys.models import ModelConfig, Recommender
+from recsys.vectors import embeddings
 from recsys.vectors.base import VectorStore
 from recsys.vectors.local import LocalVectorStore
 

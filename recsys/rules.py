@@ -1,6 +1,6 @@
 """Domain rules: one home for the constants, patterns and messages that every validator shares.
 
-The CSV validator (vectorised, :mod:`recsys.data.validate`), the entity layer (one row at a
+The CSV validator (vectorised, :mod:`recsys.datasets.validate`), the entity layer (one row at a
 time), the API schemas and the model all read these, so a rule and its wording change in one
 place. Functions here check one value and raise :class:`RuleError` with the message the user
 sees; vectorised callers use the same constants and ``*_message`` helpers.
@@ -84,7 +84,7 @@ class RatingScale:
     def whole(self) -> bool:
         """Whole numbers only. A number with no fraction (``4.0``) is a whole number (JSON
         does not tell them apart); text (``"3"``) is refused, and the CSV loader refuses the
-        text ``3.0`` in a whole-star file (:mod:`recsys.data.validate`)."""
+        text ``3.0`` in a whole-star file (:mod:`recsys.datasets.validate`)."""
         return self.step == 1
 
     def describe(self) -> str:

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from recsys import datasets, db
-from recsys.schema import Base
+from recsys.db.schema import Base
 from recsys.testing.ports import free_port
 from recsys.testing.postgres import TemporaryPostgres
 
@@ -171,8 +171,9 @@ def serve_world(engine: Engine, data: datasets.Dataset, model: Any, folder: Path
     """Everything the API serves from, built for real: ``data`` ingested (replacing what
     ``engine`` held), vectors indexed, batch predictions and clusters stored. Returns the
     keyword arguments of ``create_app``."""
-    from recsys import batch, clustering, embeddings
     from recsys.config import Settings
+    from recsys.predictions import batch
+    from recsys.vectors import clustering, embeddings
     from recsys.vectors.local import LocalVectorStore
 
     db.ingest(data, engine, replace=True, force=True)
@@ -295,7 +296,7 @@ def train_metrics(output: str) -> dict[str, Any]:
 def training_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Synthetic CSVs (250 users, 300 movies, 20,000 ratings) ingested into SQLite: the
     environment the distributed training tests run ``recsys train`` in."""
-    from recsys.data.generate import generate
+    from recsys.datasets.generate import generate
 
     folder = tmp_path_factory.mktemp("distributed")
     generate(folder / "data", 250, 300, 20_000, seed=3, clusters=4)

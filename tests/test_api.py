@@ -18,12 +18,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 
-from recsys import batch, datasets, db, embeddings
+from recsys import datasets, db
 from recsys.api import create_app
 from recsys.api.server import BackgroundServer
 from recsys.config import Settings
+from recsys.db.schema import Prediction
 from recsys.models import ModelConfig, Recommender
-from recsys.schema import Prediction
+from recsys.predictions import batch
+from recsys.vectors import embeddings
 from recsys.vectors.base import VectorStoreUnavailable
 from recsys.vectors.local import LocalVectorStore
 
@@ -202,7 +204,7 @@ def test_changes_made_elsewhere_are_seen_within_the_refresh_interval(
         client: FlaskClient, loaded: Engine) -> None:
     import time
 
-    from recsys.schema import Score
+    from recsys.db.schema import Score
 
     first = client.get("/recommendations?user_id=8&k=3").get_json()["recommendations"][0]
     with loaded.begin() as conn:  # another process rates the movie

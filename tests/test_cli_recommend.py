@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from recsys import batch, datasets, db
+from recsys import datasets, db
+from recsys.predictions import batch
 
 pytestmark = pytest.mark.training
 

@@ -252,7 +252,7 @@ def test_atomic_write_replaces_whole_with_the_users_permissions(tmp_path: Path) 
     import os
     import stat
 
-    from recsys.data.tables import atomic_write_text
+    from recsys.datasets.tables import atomic_write_text
 
     path = tmp_path / "sub" / "metrics.json"
     previous = os.umask(0o027)

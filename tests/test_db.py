@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from recsys import datasets, db
 from recsys.db.notify import ChangeListener
-from recsys.schema import Movie, Score
+from recsys.db.schema import Movie, Score
 
 REAL_COUNTS = {"persons": 943, "users": 943, "workers": 15, "genres": 19, "movies": 1682,
                "movie_genres": 2893, "scores": 100000, "predictions": 0,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, func, select
 
 from recsys import datasets
 from recsys.db import backup
-from recsys.schema import Prediction, Score
+from recsys.db.schema import Prediction, Score
 
 REPO = Path(__file__).resolve().parents[1]
 

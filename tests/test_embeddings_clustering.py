@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
-from recsys import clustering, datasets, db, embeddings
+from recsys import datasets, db
+from recsys.db.schema import Cluster, UserCluster
 from recsys.models import ModelConfig, Recommender
-from recsys.schema import Cluster, UserCluster
+from recsys.vectors import clustering, embeddings
 from recsys.vectors.local import LocalVectorStore
 
 pytestmark = pytest.mark.training

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
 from recsys import datasets, db
+from recsys.db.schema import Prediction, Score
 from recsys.entities import (
     DuplicateIdError,
     Entities,
@@ -18,7 +19,6 @@ from recsys.entities import (
     MismatchError,
     NotFoundError,
 )
-from recsys.schema import Prediction, Score
 
 INJECTIONS = ["Schindler's List", "'); DROP TABLE movies;--", "%", "_", "\\", '" OR 1=1 --']
 

@@ -96,7 +96,7 @@ def test_ease_baseline_is_sparse_and_covers_the_most_rated_movies(
     rest 0, so that it runs at 62,000 movies (a dense users x movies matrix would not)."""
     import numpy as np
 
-    from recsys.models.ranker import ease_weights
+    from recsys.algorithms.ease import ease_weights
 
     train, _ = ev.random_holdout(synthetic.scores, 0.2, seed=0)
     full = ev.EASE(l2=50).fit(train, synthetic)

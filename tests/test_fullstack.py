@@ -36,7 +36,7 @@ def call(url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
 def test_pipeline_and_api_on_postgres_and_opensearch(tmp_path: Path, postgres_url: str,
                                                      opensearch_node: Any) -> None:
     from recsys import db
-    from recsys.schema import Base
+    from recsys.db.schema import Base
 
     engine = db.make_engine(postgres_url)
     Base.metadata.drop_all(engine)

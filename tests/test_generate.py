@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from recsys import datasets, rules
-from recsys.data.generate import MIN_PER_USER, generate
+from recsys.datasets.generate import MIN_PER_USER, generate
 from recsys.errors import UsageError
 
 

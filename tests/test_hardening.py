@@ -28,9 +28,9 @@ from sqlalchemy import Engine, func, select, text
 from recsys import datasets, db
 from recsys.api import create_app
 from recsys.api.server import BackgroundServer
+from recsys.db.schema import Score
 from recsys.errors import DataError, IngestRefused, ModelError
 from recsys.models import Recommender
-from recsys.schema import Score
 
 HUGE = [2**31, 2**63, 2**64, 10**30]
 ISO_WITH_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -438,7 +438,7 @@ def test_ingest_beside_a_busy_api_never_deadlocks(postgres_url: str, tmp_path: P
                                                   api_data: datasets.Dataset,
                                                   api_model: Recommender) -> None:
     engine = db.make_engine(postgres_url)
-    from recsys.schema import Base
+    from recsys.db.schema import Base
 
     Base.metadata.drop_all(engine)
     world = serve_world(engine, api_data, api_model, tmp_path)

@@ -8,9 +8,9 @@ import pytest
 import scipy.sparse as sp
 
 from recsys import datasets
+from recsys.algorithms.topk import standardise
 from recsys.models import ModelConfig, Recommender, ials
 from recsys.models.recommender import liking
-from recsys.topk import standardise
 
 
 def test_each_row_is_the_closed_form_ridge_solution() -> None:

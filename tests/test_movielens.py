@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from recsys import datasets, rules
-from recsys.data import movielens
+from recsys.datasets import movielens
 from recsys.errors import DataError, FetchError
 
 

@@ -16,7 +16,8 @@ import nbformat
 import pytest
 from conftest import free_port, served
 
-from recsys import datasets, pipeline
+from recsys import datasets
+from recsys.pipeline import runner as pipeline
 
 NOTEBOOKS = list(pipeline.NOTEBOOKS)
 
@@ -110,7 +111,7 @@ def test_a_notebook_that_cannot_go_on_stops_with_one_line(tmp_path: Path) -> Non
 
 
 def test_the_repository_url_lives_in_one_place() -> None:
-    from recsys.notebook import repository_url
+    from recsys.pipeline.notebook import repository_url
 
     url = repository_url()
     slug = url.removeprefix("https://github.com/")

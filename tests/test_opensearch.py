@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import clustering, datasets, embeddings
+from recsys import datasets
 from recsys.api import create_app
 from recsys.config import Settings
+from recsys.vectors import clustering, embeddings
 from recsys.vectors.base import VectorStoreUnavailable
 from recsys.vectors.opensearch import OpenSearchVectorStore, make_client, similarity
 

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from recsys import datasets, embeddings
+from recsys import datasets
 from recsys.testing.opensearch import OpenSearchCluster
+from recsys.vectors import embeddings
 from recsys.vectors.opensearch import OpenSearchVectorStore, make_client
 
 pytestmark = pytest.mark.opensearch

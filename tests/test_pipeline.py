@@ -10,7 +10,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from recsys import pipeline
+from recsys.pipeline import runner as pipeline
 
 NOTEBOOKS = sorted((pipeline.DEFAULT_NOTEBOOKS_DIR).glob("*.ipynb"))
 

@@ -23,7 +23,7 @@ from conftest import TRAIN, as_good_as_one_worker
 from sqlalchemy import select
 
 from recsys import datasets, db
-from recsys.schema import Base, Prediction
+from recsys.db.schema import Base, Prediction
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.postgres]
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 
 from recsys import datasets
 from recsys.api import serving
-from recsys.schema import Score
+from recsys.db.schema import Score
 
 
 def _rate_unrated(engine: Engine, data: datasets.Dataset, nth: int) -> None:

@@ -13,13 +13,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, func, select
 
-from recsys import batch, datasets, db, embeddings
+from recsys import datasets, db
 from recsys import evaluation as ev
+from recsys.algorithms.ease import spd_inverse, weights_from_gram
+from recsys.db.schema import Prediction
 from recsys.errors import UsageError
 from recsys.models import ModelConfig
-from recsys.models.ranker import climb, search_l2, spd_inverse, weights_from_gram
-from recsys.schema import Prediction
-from recsys.sharding import Shard
+from recsys.models.ranker import climb, search_l2
+from recsys.predictions import batch
+from recsys.predictions.sharding import Shard
+from recsys.vectors import embeddings
 from recsys.vectors.local import LocalVectorStore
 
 # -- shards ------------------------------------------------------------------------------------
@@ -153,7 +156,7 @@ def test_compact_read_model_answers_as_the_complete_one(loaded: Engine,
         movie = {n: c.get(f"/movies/{first}").get_json() for n, c in clients.items()}
         assert movie["arrays"] == movie["compact"] == movie["complete"]
         with loaded.connect() as conn:
-            from recsys.schema import Score
+            from recsys.db.schema import Score
 
             count = conn.execute(select(func.count()).where(Score.movie_id == first)).scalar()
         assert movie["compact"]["ratings"] == count
@@ -172,7 +175,7 @@ def test_workers_start_from_the_masters_read_model_and_catch_up(loaded: Engine,
 
     from recsys.api import create_app
     from recsys.api.serving import preload_snapshot
-    from recsys.schema import Score
+    from recsys.db.schema import Score
 
     world = serve_world(loaded, api_data, api_model, tmp_path)
     url = world["settings"].database_url

@@ -7,8 +7,8 @@ import pytest
 from matplotlib.figure import Figure
 from sqlalchemy import Engine
 
-from recsys import datasets, db, stats
-from recsys.entities import Entities, NotFoundError
+from recsys import datasets, db
+from recsys.entities import Entities, NotFoundError, stats
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""recsys/topk.py: taking the first items a filter keeps from a source of best-n answers."""
+"""recsys/algorithms/topk.py: the first items a filter keeps from a source of best-n answers."""
 
 from __future__ import annotations
 
-from recsys.topk import first_kept
+from recsys.algorithms.topk import first_kept
 
 
 def test_first_kept_asks_for_more_until_enough_are_kept_or_the_source_ends() -> None:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import datasets, embeddings
+from recsys import datasets
+from recsys.vectors import embeddings
 from recsys.vectors.base import IndexNotFound, VectorStore, VectorStoreError, staged_name
 from recsys.vectors.local import LocalVectorStore
 

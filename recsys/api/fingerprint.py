@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, inspect, select, text
 
-from recsys.schema import TABLES_IN_ORDER, DataChange, Movie, Prediction, Score, User
+from recsys.db.schema import TABLES_IN_ORDER, DataChange, Movie, Prediction, Score, User
 
 #: The tables the read model reads, in the order of ``TABLES_IN_ORDER`` (an ingest's lock order).
 READ_TABLES = tuple(t.name for t in TABLES_IN_ORDER

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from recsys.algorithms.topk import first_kept
 from recsys.api.serving import MovieInfo, Snapshot
-from recsys.explain import COLD, Explainer
-from recsys.topk import first_kept
+from recsys.predictions.explain import COLD, Explainer
 
 __all__ = ["Explainer", "NoModelToScore", "Pick", "choose", "live_picks", "recommendations"]
 

@@ -24,8 +24,8 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from recsys.db.export import group_bounds, read_table
+from recsys.db.schema import Prediction, Score, whole_if_whole
 from recsys.rules import LIKED_RATING
-from recsys.schema import Prediction, Score, whole_if_whole
 
 SCORE_COLUMNS = {"id": "int64", "user_id": "int64", "movie_id": "int32", "rating": "float32",
                  "rated_at": "datetime64[ns]"}

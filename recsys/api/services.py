@@ -26,12 +26,12 @@ from recsys.api.recommendations import Explainer
 from recsys.api.serving import ServingCache, Snapshot
 from recsys.api.writes import WriteMark
 from recsys.config import Settings
-from recsys.data.info import DatasetInfo
+from recsys.datasets.info import DatasetInfo
 from recsys.db import info as described
+from recsys.db.schema import Movie, Prediction, Score, User
 from recsys.errors import ModelNotFound
 from recsys.models import Recommender
 from recsys.rules import RatingScale
-from recsys.schema import Movie, Prediction, Score, User
 from recsys.vectors import open_store
 from recsys.vectors.base import VectorStore
 

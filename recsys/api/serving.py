@@ -37,17 +37,17 @@ from sqlalchemy import Connection, Engine, func, select
 
 from recsys.api.fingerprint import consistent, fingerprint, only_ratings_appended
 from recsys.api.rows import UserRows
-from recsys.data.titles import display_year
+from recsys.datasets.titles import display_year
 from recsys.db.notify import ChangeListener
 from recsys.db.queries import genres_by_movie
-from recsys.rules import LIKED_RATING
-from recsys.schema import (
+from recsys.db.schema import (
     Movie,
     Prediction,
     Score,
     User,
     whole_if_whole,
 )
+from recsys.rules import LIKED_RATING
 
 log = logging.getLogger(__name__)
 

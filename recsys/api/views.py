@@ -22,12 +22,13 @@ from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter, ValidationError
 
-from recsys import clustering, db, embeddings, rules
+from recsys import db, rules
 from recsys.api import schemas
 from recsys.api.errors import PROBLEM_JSON, Problem
 from recsys.api.recommendations import NoModelToScore, recommendations
 from recsys.api.services import Services
 from recsys.api.serving import MovieInfo, movie_infos, user_snapshot
+from recsys.db.schema import Movie, Score
 from recsys.entities import (
     DuplicateIdError,
     EntityError,
@@ -37,7 +38,7 @@ from recsys.entities import (
     Users,
 )
 from recsys.rules import RuleError
-from recsys.schema import Movie, Score
+from recsys.vectors import clustering, embeddings
 from recsys.vectors.base import IndexNotFound, VectorStoreUnavailable
 
 

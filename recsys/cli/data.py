@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from recsys.cli.common import command, settings_for
-from recsys.data.info import MOVIELENS
+from recsys.datasets.info import MOVIELENS
 from recsys.errors import UsageError
 
 
@@ -21,7 +21,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         datasets.fetch(settings.data_dir, dataset=args.dataset)  # says if it is another one
         print(f"The five CSVs are already in {settings.data_dir}; nothing to fetch.")
         return 0
-    from recsys.data.movielens import ARCHIVES
+    from recsys.datasets.movielens import ARCHIVES
 
     archive = ARCHIVES[args.dataset]
     invented = (f"; synthesised: {', '.join(archive.info.synthesised)}"
@@ -55,8 +55,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_synthetic(args: argparse.Namespace) -> int:
     import time
 
-    from recsys.data.generate import generate
-    from recsys.progress import bar
+    from recsys.datasets.generate import generate
+    from recsys.display.progress import bar
     from recsys.rules import scale_named
 
     ratings = args.ratings if args.ratings is not None else 25 * args.users

@@ -110,7 +110,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    from recsys.registry import SCORERS
+    from recsys.training.registry import SCORERS
 
     train = command(sub, "train", "train the model on the ingested data and save a versioned "
                     "artifact with holdout metrics", database=True)

@@ -22,7 +22,7 @@ def parse_value(text: str) -> Any:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from recsys import pipeline
+    from recsys.pipeline import runner as pipeline
 
     settings = settings_for(args)
     parameters: dict[str, Any] = {  # absolute paths: the notebooks run in notebooks/

@@ -13,7 +13,7 @@ from recsys.errors import UsageError
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from recsys.sharding import Shard
+    from recsys.predictions.sharding import Shard
 
     settings = settings_for(args)
     in_range("--top-n", args.top_n, 1)
@@ -28,7 +28,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         result = ray_jobs.predict(settings, address, top_n=args.top_n, shards=args.shards,
                                   say=print)
     else:
-        from recsys import batch
+        from recsys.predictions import batch
 
         result = batch.run_from_settings(settings, top_n=args.top_n, shard=shard)
     result["seconds_with_model_load"] = round(time.perf_counter() - start, 3)

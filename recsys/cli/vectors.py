@@ -13,8 +13,8 @@ if TYPE_CHECKING:  # the command line imports pandas and TensorFlow only when a 
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from recsys import embeddings
-    from recsys.sharding import Shard
+    from recsys.predictions.sharding import Shard
+    from recsys.vectors import embeddings
 
     settings = settings_for(args)
     shard = Shard.parse(args.shard)
@@ -54,8 +54,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    from recsys import embeddings
-    from recsys.vectors import open_store
+    from recsys.vectors import embeddings, open_store
     from recsys.vectors.base import IndexNotFound
 
     settings = settings_for(args)
@@ -81,7 +80,8 @@ def cmd_similar(args: argparse.Namespace) -> int:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from recsys import clustering, db, embeddings
+    from recsys import db
+    from recsys.vectors import clustering, embeddings
 
     settings = settings_for(args)
     data, model = embeddings.data_and_model(settings, required=True)

@@ -7,7 +7,8 @@ The same functions serve SQLite (the embedded default, a file under ``var/``) an
   one-line :class:`~recsys.errors.DatabaseError` for connection failures;
 - :mod:`recsys.db.bulk`: COPY / executemany, identity sequences;
 - :mod:`recsys.db.loading`: ``ingest`` (merge by default, ``replace`` on request, guarded);
-- this module: schema creation, counts, integrity checks and reading the tables back.
+- :mod:`recsys.db.create`: schema creation (``create_schema``, ``init_schema``);
+- this module: counts, integrity checks and reading the tables back.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 
-from recsys.datasets import Dataset
+from recsys.datasets.tables import Dataset
 from recsys.db import info as described
-from recsys.db import notify
-from recsys.db.bulk import bulk_insert, ensure_identities, sync_identity
+from recsys.db.bulk import bulk_insert, sync_identity
+from recsys.db.create import create_schema, init_schema
 from recsys.db.engine import (
     begin_write,
     check_connection,
@@ -34,10 +35,8 @@ from recsys.db.engine import (
 from recsys.db.export import read_table
 from recsys.db.loading import SOURCE_TABLES, IngestReport, TableChange, ingest
 from recsys.db.queries import genres_by_movie
-from recsys.errors import DatabaseError
-from recsys.schema import (
+from recsys.db.schema import (
     TABLES_IN_ORDER,
-    Base,
     Genre,
     Movie,
     Person,
@@ -47,54 +46,13 @@ from recsys.schema import (
     Worker,
     movie_genres,
 )
-
-#: PostgreSQL's error code for "permission denied" / "must be owner".
-INSUFFICIENT_PRIVILEGE = "42501"
+from recsys.errors import DatabaseError
 
 __all__ = ["SOURCE_TABLES", "IngestReport", "TableChange", "begin_write", "bulk_insert",
            "check_connection", "create_schema", "dangling_references", "ingest", "init_schema",
            "make_engine", "masked", "movie_ids", "read_dataset", "read_scores", "require_data",
            "session_factory", "session_scope", "sync_identity", "table_counts",
            "timed_ingest"]
-
-
-def create_schema(engine: Engine) -> None:
-    """Create what the schema lacks: tables, indexes, identity columns of older PostgreSQL
-    databases, change tracking (:mod:`recsys.db.notify`). A complete schema is only read, so
-    a role with table grants alone can ingest, predict and cluster; one that would need a
-    change it may not make gets a one-line :class:`DatabaseError` naming ``recsys db init``."""
-    try:
-        Base.metadata.create_all(engine)
-        with engine.begin() as conn:
-            ensure_identities(conn)
-            if notify.missing(conn):
-                notify.install(conn)
-    except DBAPIError as exc:
-        if getattr(exc.orig, "pgcode", None) == INSUFFICIENT_PRIVILEGE:
-            raise DatabaseError(
-                f"the schema of {masked(engine.url)} is incomplete and this role may not "
-                f"change it ({str(exc.orig).splitlines()[0]}): run `recsys db init` once as "
-                "the tables' owner (README, \"A role with table grants\")"
-            ) from None
-        raise
-
-
-def init_schema(engine: Engine) -> dict[str, str]:
-    """``recsys db init``: create every missing table and index, and (re)install change
-    tracking; idempotent. Run it as the tables' owner once, and after an upgrade; every other
-    command then needs only table grants. Returns what was done, for the console."""
-    from sqlalchemy import inspect
-
-    check_connection(engine)
-    with engine.connect() as conn:
-        absent = sorted(set(Base.metadata.tables) - set(inspect(conn).get_table_names()))
-        lacking = notify.missing(conn)
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        ensure_identities(conn)
-        notify.install(conn)
-    return {"tables": f"created {', '.join(absent)}" if absent else "all present",
-            "change tracking": f"installed (lacked {lacking})" if lacking else "up to date"}
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
@@ -159,7 +117,7 @@ def timed_ingest(dataset: Dataset, engine: Engine, replace: bool = False,
 def read_dataset(engine: Engine) -> Dataset:
     """Read the source tables back into a :class:`Dataset` (same columns and dtypes as
     :func:`recsys.datasets.load`), e.g. to train on what the database holds now."""
-    from recsys.datasets import finalise
+    from recsys.datasets.tables import finalise
 
     require_data(engine)
 

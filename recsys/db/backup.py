@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, func, inspect, select
 
-from recsys.data.tables import Dataset, atomic_write_text
-from recsys.schema import Base
+from recsys.datasets.files import atomic_write_text
+from recsys.datasets.tables import Dataset
+from recsys.db.schema import Base
 
 #: Derived tables: all their rows go with a replace (``recsys predict`` and ``recsys
 #: cluster`` rebuild them).
@@ -67,7 +68,7 @@ def backup(engine: Engine, root: Path, keep: int) -> Path:
     """Write the database's tables under ``root/<UTC time>-before-replace/`` (the source tables
     as the five CSVs, the derived ones as ``<table>.csv``), then keep only the newest
     ``keep`` backups. Returns the folder."""
-    from recsys.data.write import save
+    from recsys.datasets.write import save
     from recsys.db import read_dataset
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")

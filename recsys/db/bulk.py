@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Date, DateTime, text
 
-from recsys.schema import GENERATED_ID_TABLES, Base
+from recsys.db.schema import GENERATED_ID_TABLES, Base
 
 #: Rows per COPY or executemany round trip (bounded memory whatever the table's size).
 CHUNK = 250_000

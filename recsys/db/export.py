@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, select
 
-from recsys.schema import Base
+from recsys.db.schema import Base
 
 #: Arrow's types for the pandas dtypes the readers ask for.
 _ARROW = {"int64": "int64", "int32": "int32", "float64": "float64", "float32": "float32",

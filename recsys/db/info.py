@@ -13,10 +13,10 @@ import json
 
 from sqlalchemy import Connection, delete, insert, select, text
 
-from recsys.data.info import COURSE, DatasetInfo
+from recsys.datasets.info import COURSE, DatasetInfo
 from recsys.db.engine import masked
+from recsys.db.schema import RATING_CEILING, RATING_FLOOR, DatasetInfoRow
 from recsys.errors import DatabaseError
-from recsys.schema import RATING_CEILING, RATING_FLOOR, DatasetInfoRow
 
 #: Columns earlier versions declared NOT NULL that datasets without names or demographics
 #: leave empty.

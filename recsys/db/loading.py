@@ -44,12 +44,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from recsys.datasets import FILES, Dataset
+from recsys.datasets.tables import FILES, Dataset
 from recsys.db import info as described
 from recsys.db.bulk import bulk_insert, sync_identity
+from recsys.db.create import create_schema
 from recsys.db.engine import SQLITE_BEGIN, connection_problem, masked
+from recsys.db.schema import GENERATED_ID_TABLES, TABLES_IN_ORDER, Base, movie_genres
 from recsys.errors import DatabaseError, IngestRefused
-from recsys.schema import GENERATED_ID_TABLES, TABLES_IN_ORDER, Base, movie_genres
 
 #: Source tables in dependency order (parents first).
 SOURCE_TABLES = ["persons", "users", "workers", "genres", "movies", "movie_genres", "scores"]
@@ -396,8 +397,6 @@ def ingest(dataset: Dataset, engine: Engine, replace: bool = False,
         IngestRefused: a guard tripped; nothing changed.
         DatabaseError: the database is unreachable, or stayed locked through every retry.
     """
-    from recsys.db import create_schema
-
     start = time.perf_counter()
     frames = frames_for(dataset)
     check_sources(frames, force)

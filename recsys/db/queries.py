@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
-from recsys.schema import Genre, movie_genres
+from recsys.db.schema import Genre, movie_genres
 
 
 def genre_links(movie_ids: Iterable[int] | Select[Any] | None = None) -> Select[Any]:

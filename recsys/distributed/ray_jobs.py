@@ -1,13 +1,14 @@
 """Batch prediction and indexing past one machine, on Ray.
 
 ``recsys predict --ray ADDRESS [--shards N]`` and ``recsys index --ray ADDRESS [--shards N]``
-hand the existing shards (:mod:`recsys.sharding`) to a Ray cluster as N tasks. Ray places
-them on the cluster's nodes and runs a task again when the worker or the node running it dies
-(:data:`RETRIES` times); the driver prints one line as each shard finishes. Each task does
-exactly what ``--shard I/N`` does on one machine (:func:`recsys.batch.run_from_settings`,
-:func:`recsys.embeddings.index_from_settings`), and a shard replaces only its own users' rows
-or vectors, so a task run twice still leaves every user's rows once, and the result is the
-rows of a plain run of the same model.
+hand the existing shards (:mod:`recsys.predictions.sharding`) to a Ray cluster as N tasks.
+Ray places them on the cluster's nodes and runs a task again when the worker or the node
+running it dies (:data:`RETRIES` times); the driver prints one line as each shard finishes.
+Each task does exactly what ``--shard I/N`` does on one machine
+(:func:`recsys.predictions.batch.run_from_settings`,
+:func:`recsys.vectors.embeddings.index_from_settings`), and a shard replaces only its own
+users' rows or vectors, so a task run twice still leaves every user's rows once, and the
+result is the rows of a plain run of the same model.
 
 What every node needs is passed with each task (the resolved :class:`~recsys.config.Settings`)
 and must be reachable from every node: the database (PostgreSQL; a SQLite file is on one
@@ -27,7 +28,7 @@ from typing import Any
 
 from recsys.config import Settings
 from recsys.errors import RecsysError, UsageError
-from recsys.sharding import Shard
+from recsys.predictions.sharding import Shard
 
 #: A task whose worker process or node dies is run again this many times.
 RETRIES = 3
@@ -104,14 +105,14 @@ def _where() -> str:
 
 
 def _predict_task(settings: Settings, index: int, count: int, top_n: int) -> dict[str, Any]:
-    from recsys import batch
+    from recsys.predictions import batch
 
     result = batch.run_from_settings(settings, top_n=top_n, shard=Shard(index, count))
     return {**result, "node": _where()}
 
 
 def _index_task(settings: Settings, index: int, count: int) -> dict[str, Any]:
-    from recsys import embeddings
+    from recsys.vectors import embeddings
 
     counts, trained = embeddings.index_from_settings(settings, shard=Shard(index, count))
     return {"counts": counts, "trained": trained, "node": _where()}
@@ -170,7 +171,7 @@ def index(settings: Settings, address: str, shards: int | None = None,
     tasks write their shards into them, and they are published here when every shard is
     done (a failed run leaves the previous indexes served); records written per index
     (summed over the shards), and whether a model was there."""
-    from recsys import embeddings
+    from recsys.vectors import embeddings
 
     ray = connect(address)
     check_shared(settings, alive_nodes(ray), vectors=True)

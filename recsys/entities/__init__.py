@@ -8,7 +8,7 @@ The course's first assignment, done right: Person, User, Worker, Movie and Score
   ``Schindler's List`` or ``'); DROP TABLE x;--`` is just text), returning a DataFrame;
 - ``remove``: only when every field given matches the stored row, otherwise
   :class:`MismatchError` naming the field that differs;
-- their statistics (tables and figures) live in :mod:`recsys.stats`.
+- their statistics (tables and figures) live in :mod:`recsys.entities.stats`.
 
 What happens to dependents on ``remove`` is explicit: a person who is a user or a worker, and a
 user or movie that still has scores, are refused with :class:`HasDependentsError` unless

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from recsys import rules
 from recsys.db.bulk import sync_identity
+from recsys.db.schema import GENERATED_ID_TABLES, Base, Prediction, Score, UserCluster
 from recsys.errors import EntityError
 from recsys.rules import RuleError
-from recsys.schema import GENERATED_ID_TABLES, Base, Prediction, Score, UserCluster
 
 __all__ = ["DuplicateIdError", "EntityError", "HasDependentsError", "MismatchError",
            "NotFoundError"]

@@ -10,8 +10,9 @@ import pandas as pd
 from sqlalchemy import Select, delete, func, select
 
 from recsys import rules
-from recsys.datasets import GENRES
+from recsys.datasets.tables import GENRES
 from recsys.db.queries import genres_by_movie
+from recsys.db.schema import Genre, Movie, Prediction, Score, movie_genres
 from recsys.entities.base import (
     EntityError,
     _Entity,
@@ -22,7 +23,6 @@ from recsys.entities.base import (
     frame,
     ids_of,
 )
-from recsys.schema import Genre, Movie, Prediction, Score, movie_genres
 
 
 def _year_bounds(stmt: Select, year_from: int | None, year_to: int | None) -> Select:

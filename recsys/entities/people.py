@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import Select, delete, func, select
 
 from recsys import rules
+from recsys.db.schema import Cluster, Person, Prediction, Score, User, UserCluster, Worker
 from recsys.entities.base import (
     EntityError,
     NotFoundError,
@@ -23,7 +24,6 @@ from recsys.entities.base import (
     frame,
     ids_of,
 )
-from recsys.schema import Cluster, Person, Prediction, Score, User, UserCluster, Worker
 
 
 class Persons(_Entity[Person]):

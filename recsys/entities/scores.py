@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import delete, select
 
 from recsys import rules
+from recsys.db.schema import Movie, Score, User
 from recsys.entities.base import (
     DuplicateIdError,
     NotFoundError,
@@ -19,7 +20,6 @@ from recsys.entities.base import (
     frame,
     ids_of,
 )
-from recsys.schema import Movie, Score, User
 
 
 class Scores(_Entity[Score]):

@@ -6,9 +6,9 @@
 - :mod:`.protocol`: fitting every scorer on the same splits and measuring it.
 """
 
+from recsys.algorithms.columns import ITEM, PREDICTION, RANK, RATING, RELEVANT_RATING, USER
+from recsys.algorithms.metrics import coverage, mae, ranking_metrics, rmse
 from recsys.evaluation.baselines import EASE, Biases, GlobalMean, Popularity, Scorer
-from recsys.evaluation.columns import ITEM, PREDICTION, RANK, RATING, RELEVANT_RATING, USER
-from recsys.evaluation.metrics import coverage, mae, ranking_metrics, rmse
 from recsys.evaluation.protocol import Comparison, compare, evaluate, rating_dates, top_k
 from recsys.evaluation.splits import explicit_pair, kfold, per_user_holdout, random_holdout
 

@@ -1,7 +1,7 @@
 """What evaluation compares the model with, behind one small interface (:class:`Scorer`):
 ``fit(train, data)``, ``predict(user_ids, movie_ids, at=None)`` (rating scale, or ``None`` when the
 scorer predicts no ratings) and ``score_items(user_ids)`` (a score per catalogue movie, higher
-is better). Register a new one in :mod:`recsys.registry`."""
+is better). Register a new one in :mod:`recsys.training.registry`."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.datasets import Dataset
-from recsys.evaluation.columns import ITEM, RATING, USER
-from recsys.models.blend import biases
-from recsys.models.ranker import MAX_ITEMS, covered_items, ease_weights
+from recsys.algorithms.biases import biases
+from recsys.algorithms.columns import ITEM, RATING, USER
+from recsys.algorithms.ease import MAX_ITEMS, covered_items, ease_weights
+from recsys.datasets.tables import Dataset
 
 
 class Scorer(Protocol):

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys.datasets import Dataset
-from recsys.evaluation.baselines import Scorer
-from recsys.evaluation.columns import (
+from recsys.algorithms.columns import (
     ITEM,
     PREDICTION,
     RANK,
@@ -30,9 +28,11 @@ from recsys.evaluation.columns import (
     RELEVANT_RATING,
     USER,
 )
-from recsys.evaluation.metrics import coverage, mae, ranking_metrics, rmse
-from recsys.progress import Progress, reporter
-from recsys.topk import PairIndex, top_columns
+from recsys.algorithms.metrics import coverage, mae, ranking_metrics, rmse
+from recsys.algorithms.topk import PairIndex, top_columns
+from recsys.datasets.tables import Dataset
+from recsys.display.progress import Progress, reporter
+from recsys.evaluation.baselines import Scorer
 
 
 def top_k(scorer: Scorer, train: pd.DataFrame, user_ids: np.ndarray, k: int,

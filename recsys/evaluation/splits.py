@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from recsys.algorithms.columns import ITEM, RATING, USER
 from recsys.errors import UsageError
-from recsys.evaluation.columns import ITEM, RATING, USER
 from recsys.rules import STARS, RatingScale
 
 

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import ModelError, ModelNotFound
-from recsys.features import FeatureEncoder
 from recsys.models.blend import Blend, DayTable
 from recsys.models.config import ModelConfig
+from recsys.models.features import FeatureEncoder
 from recsys.models.ials import ImplicitFactors
 from recsys.models.ids import IdMap
 from recsys.models.ranker import Ranker

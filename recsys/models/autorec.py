@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.quiet import import_keras
+from recsys.display.quiet import import_keras
 
 import_keras()
 import keras  # noqa: E402

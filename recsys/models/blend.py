@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recsys.algorithms.biases import biases
+
 #: The blend's inputs, in weight order: these, then one per further model (``others`` of
 #: :func:`fit`), then :data:`DAY_FEATURES` (last: they are 0 without a date).
 FEATURES = ("hybrid", "knn_baseline", "knn_residual", "log_user_count", "log_movie_count",
@@ -41,21 +43,6 @@ SHRINK = 100.0
 DAY_SHRINK = 5.0
 #: Ridge penalty of the blend's weights (the intercept is not penalised).
 BLEND_L2 = 1.0
-
-
-def biases(u: np.ndarray, m: np.ndarray, r: np.ndarray, n_users: int, n_movies: int,
-           reg_user: float = 5.0, reg_movie: float = 5.0,
-           iterations: int = 15) -> tuple[float, np.ndarray, np.ndarray]:
-    """Global mean, user and movie biases by alternating regularised least squares (also the
-    evaluation's ``biases`` baseline)."""
-    mean = float(r.mean())
-    bu, bm = np.zeros(n_users), np.zeros(n_movies)
-    nu = np.bincount(u, minlength=n_users)
-    nm = np.bincount(m, minlength=n_movies)
-    for _ in range(iterations):
-        bm = np.bincount(m, r - mean - bu[u], n_movies) / (nm + reg_movie)
-        bu = np.bincount(u, r - mean - bm[m], n_users) / (nu + reg_user)
-    return mean, bu, bm
 
 
 def similarity(u: np.ndarray, m: np.ndarray, residual: np.ndarray, n_users: int,

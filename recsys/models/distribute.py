@@ -42,7 +42,7 @@ def cluster() -> dict[str, Any] | None:
 def multi_worker() -> Any:
     """A ``MultiWorkerMirroredStrategy`` for the ``TF_CONFIG`` cluster; create it before any
     other TensorFlow work, as TensorFlow requires."""
-    from recsys.quiet import import_keras
+    from recsys.display.quiet import import_keras
 
     import_keras()
     import tensorflow as tf

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys.display.quiet import import_keras
 from recsys.models.config import ModelConfig
 from recsys.models.factors import Factors
-from recsys.quiet import import_keras
 
 import_keras()  # first: sets the backend and keeps TensorFlow's native lines off the console
 import keras  # noqa: E402

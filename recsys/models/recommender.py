@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.datasets import Dataset
+from recsys.algorithms.topk import PairIndex, standardise, top_columns
+from recsys.datasets.tables import Dataset
+from recsys.display.progress import Progress, reporter
 from recsys.errors import ModelError
 from recsys.models import state as fitting
 from recsys.models.config import ModelConfig
 from recsys.models.state import FittedModel, catalogue_fingerprint
-from recsys.progress import Progress, reporter
 from recsys.rules import LIKED_RATING
-from recsys.topk import PairIndex, standardise, top_columns
 
 #: The liking score: log sigmoid((r - LIKING_THRESHOLD) / LIKING_SCALE) of a predicted rating
 #: r, the log-chance that it lands at 4 stars or more (the evaluation's relevant ratings;

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.datasets import Dataset
+from recsys.datasets.tables import Dataset
 from recsys.errors import ModelError
-from recsys.features import FeatureEncoder
 from recsys.models.blend import Blend
 from recsys.models.config import ModelConfig
+from recsys.models.features import FeatureEncoder
 from recsys.models.ials import ImplicitFactors
 from recsys.models.ids import IdMap
 from recsys.models.ranker import Ranker, search_l2

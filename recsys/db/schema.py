@@ -163,7 +163,7 @@ class Score(Base):
 
 class DatasetInfoRow(Base):
     """What the ingested dataset is (one row): its name, rating scale and the rest of its
-    description as JSON (:class:`recsys.data.info.DatasetInfo`)."""
+    description as JSON (:class:`recsys.datasets.info.DatasetInfo`)."""
 
     __tablename__ = "dataset_info"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

@@ -1,4 +1,4 @@
-"""Writing a :class:`~recsys.data.tables.Dataset` back as the five course CSVs, in their
+"""Writing a :class:`~recsys.datasets.tables.Dataset` back as the five course CSVs, in their
 original layout (column names, date formats, genre flags), atomically file by file."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from recsys.data.info import COURSE, write_info
-from recsys.data.tables import (
+from recsys.datasets.files import atomic_write_text
+from recsys.datasets.info import COURSE, write_info
+from recsys.datasets.tables import (
     COLUMNS,
     DATE_FORMAT,
     DATETIME_FORMAT,
     FILES,
     RELEASE_DATE_FORMAT,
     Dataset,
-    atomic_write_text,
 )
 
 

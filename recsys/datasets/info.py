@@ -23,12 +23,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from recsys.datasets.files import atomic_write_text
 from recsys.errors import DataError
 from recsys.rules import STARS, RatingScale, RuleError, scale_named
 
 DATASET_FILE = "DATASET.json"
 #: The official MovieLens archives ``recsys data fetch --dataset`` knows
-#: (:mod:`recsys.data.movielens` holds their checksums and converters).
+#: (:mod:`recsys.datasets.movielens` holds their checksums and converters).
 MOVIELENS = ("ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "ml-32m")
 #: The name of the note the first version wrote beside fetched CSVs (still read).
 LEGACY_PROVENANCE_FILE = "PROVENANCE.json"
@@ -82,6 +83,13 @@ class DatasetInfo:
 
 #: The course data: whole stars, demographics, release dates, workers.
 COURSE = DatasetInfo()
+#: MovieLens 100K as ``recsys data fetch`` converts it (the course's additions synthesised).
+ML100K_INFO = DatasetInfo(
+    name="ml-100k", source="MovieLens 100K (GroupLens Research), downloaded and converted by "
+    "`recsys data fetch`", synthesised=(
+        "person names (personas.csv, Full Name)",
+        "the workers table (trabajadores.csv) and their occupation ITBA",
+        "birth years (1998 minus the MovieLens age)"))
 
 
 def read_info(data_dir: str | Path) -> DatasetInfo:
@@ -103,7 +111,6 @@ def read_info(data_dir: str | Path) -> DatasetInfo:
 
 def write_info(data_dir: str | Path, info: DatasetInfo) -> Path:
     """Write ``DATASET.json`` into ``data_dir`` atomically."""
-    from recsys.data.tables import atomic_write_text
 
     path = Path(data_dir) / DATASET_FILE
     atomic_write_text(path, json.dumps(info.as_dict(), indent=2) + "\n")

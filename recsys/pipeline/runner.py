@@ -1,13 +1,13 @@
 """The pipeline: the numbered notebooks run in order, headlessly, with papermill.
 
 Each run writes ``runs/<timestamp>/``: the executed notebooks, ``metrics/<notebook>.json``
-(what each notebook records through :func:`recsys.notebook.record`), and a summary
+(what each notebook records through :func:`recsys.pipeline.notebook.record`), and a summary
 (``summary.json`` and ``summary.md``) with the status and duration of every notebook. The run
 stops at the first failure and says which notebook and which cell failed.
 
 The console gets one line when a notebook starts and one when it ends (name, status,
 seconds), and, during long cells, a heartbeat: the latest line a notebook sent through
-:func:`recsys.notebook.heartbeat` (e.g. the epoch and validation loss), at most every
+:func:`recsys.pipeline.notebook.heartbeat` (e.g. the epoch and validation loss), at most every
 :data:`HEARTBEAT_SECONDS`. Papermill's progress bars and the kernel machinery's log lines stay
 out of it.
 """
@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recsys.notebook import PROGRESS_FILE
+from recsys.pipeline.paths import (  # noqa: F401 (DEFAULT_NOTEBOOKS_DIR: part of the runner's face)
+    DEFAULT_NOTEBOOKS_DIR,
+    NOTEBOOKS,
+    PROGRESS_FILE,
+    find_notebooks_dir,
+)
 
-NOTEBOOKS = ("01_ingestion", "02_entities", "03_embeddings", "04_training",
-             "05_batch_prediction", "06_kmeans", "07_api_smoke")
-DEFAULT_NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 HEARTBEAT_SECONDS = 20.0
 #: The kernel keeps its own log lines (start-up, transport, shutdown) off the console; what a
 #: cell prints or raises still goes into the executed notebook.
@@ -40,16 +42,6 @@ QUIET_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asynci
 #: that carries them to the kernels instead: a notebook parameter is written into the executed
 #: notebook and the run's summary, an environment variable is not.
 SECRET_PARAMETERS = {"database_url": "RECSYS_DATABASE_URL"}
-
-
-def find_notebooks_dir() -> Path:
-    """``RECSYS_NOTEBOOKS_DIR``, else the source checkout's ``notebooks/``, else ``./notebooks``
-    (an installed package, as in the Docker image, whose working folder holds them)."""
-    if os.environ.get("RECSYS_NOTEBOOKS_DIR"):
-        return Path(os.environ["RECSYS_NOTEBOOKS_DIR"])
-    if DEFAULT_NOTEBOOKS_DIR.is_dir():
-        return DEFAULT_NOTEBOOKS_DIR
-    return Path.cwd() / "notebooks"
 
 
 class PipelineError(RuntimeError):

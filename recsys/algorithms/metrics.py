@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from recsys.evaluation.columns import ITEM, PREDICTION, RANK, RATING, RELEVANT_RATING, USER
+from recsys.algorithms.columns import ITEM, PREDICTION, RANK, RATING, RELEVANT_RATING, USER
 
 
 def rmse(true: pd.DataFrame, pred: pd.DataFrame, col_user: str = USER, col_item: str = ITEM,

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.data.info import DatasetInfo, write_info
-from recsys.data.tables import DATETIME_FORMAT, FILES, GENRES, RELEASE_DATE_FORMAT
+from recsys.datasets.info import DatasetInfo, write_info
+from recsys.datasets.tables import DATETIME_FORMAT, FILES, GENRES, RELEASE_DATE_FORMAT
 from recsys.errors import UsageError
 from recsys.rules import STARS, RatingScale
 
@@ -199,7 +199,7 @@ def _write_scores(path: Path, rng: np.random.Generator, world: World, scale: Rat
                   counts: np.ndarray, cluster: np.ndarray, user_vectors: np.ndarray,
                   user_bias: np.ndarray, start: np.ndarray, span: np.ndarray,
                   progress: Callable[[int, int], None] | None) -> None:
-    from recsys.data.movielens import write_scores_csv
+    from recsys.datasets.movielens import write_scores_csv
 
     n_users, written = len(counts), 0
     for first in range(0, n_users, BATCH_USERS):
@@ -222,7 +222,7 @@ def _write_scores(path: Path, rng: np.random.Generator, world: World, scale: Rat
 def _write_catalogue(out: Path, rng: np.random.Generator, world: World, n_users: int,
                      cluster: np.ndarray, start: np.ndarray) -> list[Path]:
     """personas, usuarios, trabajadores (empty) and peliculas."""
-    from recsys.data.tables import atomic_write_text
+    from recsys.datasets.files import atomic_write_text
 
     ids = np.arange(1, n_users + 1)
     occupations = np.array(["student", "engineer", "educator", "artist", "writer",

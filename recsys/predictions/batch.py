@@ -19,10 +19,10 @@ import pandas as pd
 from sqlalchemy import Engine, delete, select
 
 from recsys import db
+from recsys.db.schema import Movie, Prediction, Score, User
 from recsys.errors import UsageError
 from recsys.models import Recommender
-from recsys.schema import Movie, Prediction, Score, User
-from recsys.sharding import WHOLE, Shard
+from recsys.predictions.sharding import WHOLE, Shard
 
 COLUMNS = ["user_id", "movie_id", "predicted_rating", "rank", "score", "model_version"]
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.data.titles import display_year
+from recsys.datasets.titles import display_year
 from recsys.rules import LIKED_RATING
 
 #: How many of a user's liked movies are considered as the reason for a recommendation.

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from recsys import evaluation as ev
-from recsys import registry
-from recsys.datasets import Dataset
+from recsys.datasets.tables import Dataset
+from recsys.display.progress import Progress, reporter
 from recsys.errors import UsageError
 from recsys.models import ModelConfig, Recommender, versions
-from recsys.progress import Progress, reporter
+from recsys.training import registry
 
 BASELINES = registry.BASELINES
 #: The holdout's name for the trained model without its rating blend (the model before it).
@@ -31,7 +31,7 @@ QUICK_BASELINES = registry.QUICK
 
 def factories(config: ModelConfig, names: tuple[str, ...] = tuple(registry.SCORERS),
               progress: Progress = False) -> dict[str, Callable[[], ev.Scorer]]:
-    """Fresh-scorer factories by name (see :mod:`recsys.registry`)."""
+    """Fresh-scorer factories by name (see :mod:`recsys.training.registry`)."""
     return registry.factories(config, names, progress)
 
 

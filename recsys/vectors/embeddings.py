@@ -12,7 +12,7 @@ Indexes are rebuilt from scratch on every run, so re-indexing is idempotent, and
 each is built aside (``VectorStore.stage``) and swapped in whole (``VectorStore.publish``), so
 a run killed half-way leaves the previous indexes served. On several machines,
 ``recsys index --prepare`` stages them empty once, each machine writes its shard of the ids
-(``--shard I/N``, :mod:`recsys.sharding`), and ``recsys index --publish`` swaps them in.
+(``--shard I/N``, :mod:`recsys.predictions.sharding`), and ``recsys index --publish`` swaps them in.
 
 :func:`neighbour_quality` measures whether neighbours make sense (do the same people rate them? do
 they share genres?) against a random baseline.
@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.data.titles import display_year
-from recsys.datasets import GENRES, Dataset
+from recsys.algorithms.topk import first_kept
+from recsys.datasets.tables import GENRES, Dataset
+from recsys.datasets.titles import display_year
 from recsys.errors import UsageError
-from recsys.features import FeatureEncoder
+from recsys.models.features import FeatureEncoder
+from recsys.predictions.sharding import WHOLE, Shard
 from recsys.rules import LIKED_RATING
-from recsys.sharding import WHOLE, Shard
-from recsys.topk import first_kept
 from recsys.vectors.base import IndexNotFound, VectorStore, staged_name
 
 INDEXES = {("movies", "content"): "movies_content", ("movies", "learned"): "movies_learned",

@@ -23,9 +23,7 @@ from typing import Any
 
 from recsys.config import Settings, absolute, absolute_sqlite_url, get_settings
 from recsys.errors import RecsysError
-
-#: Where the pipeline's console reads progress lines (inside the run folder).
-PROGRESS_FILE = "progress.log"
+from recsys.pipeline.paths import PROGRESS_FILE, SOURCE_ROOT, find_notebooks_dir
 
 
 class Stop(RecsysError):
@@ -38,8 +36,7 @@ class Stop(RecsysError):
 
 def project_root() -> Path:
     """The repository root for a source checkout (editable install), else the working folder."""
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+    return SOURCE_ROOT if (SOURCE_ROOT / "pyproject.toml").is_file() else Path.cwd()
 
 
 def show_figures_inline() -> None:
@@ -235,8 +232,7 @@ def ensure_model(settings: Settings, data: Any, epochs: int = 3) -> Any:
 
 def ensure_vectors(settings: Settings, data: Any, model: Any) -> Any:
     """The vector store, with content and learned vectors indexed (built now if missing)."""
-    from recsys import embeddings
-    from recsys.vectors import open_store
+    from recsys.vectors import embeddings, open_store
 
     store = open_store(settings)
     try:
@@ -388,8 +384,7 @@ def stamp_repository(notebooks_dir: str | Path, url: str) -> list[Path]:
     return changed
 
 
-if __name__ == "__main__":  # python -m recsys.notebook: stamp the notebooks from pyproject
-    from recsys.pipeline import find_notebooks_dir
+if __name__ == "__main__":  # python -m recsys.pipeline.notebook: stamp the notebooks from pyproject
 
     for stamped in stamp_repository(find_notebooks_dir(), repository_url()):
         print(f"stamped {stamped}")

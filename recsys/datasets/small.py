@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys.data.tables import GENRES, Dataset, finalise
+from recsys.datasets.tables import GENRES, Dataset, finalise
 
 
 def synthetic(n_users: int = 60, n_movies: int = 120, ratings_per_user: int = 25,

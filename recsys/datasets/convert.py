@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.data.info import write_info
-from recsys.data.tables import DATE_FORMAT, DATETIME_FORMAT, FILES, GENRES, atomic_write_text
+from recsys.datasets.files import atomic_write_text
+from recsys.datasets.info import ML100K_INFO, write_info
+from recsys.datasets.tables import DATE_FORMAT, DATETIME_FORMAT, FILES, GENRES
 
 
 def convert_ml100k(archive: str | Path, data_dir: str | Path, seed: int = 42,
@@ -103,7 +104,5 @@ def write_csvs(frames: dict[str, pd.DataFrame], data_dir: Path) -> list[Path]:
         path = data_dir / FILES[name]
         atomic_write_text(path, frame.to_csv(index=False))
         paths.append(path)
-    from recsys.data.movielens import ARCHIVES
-
-    write_info(data_dir, ARCHIVES["ml-100k"].info)
+    write_info(data_dir, ML100K_INFO)
     return paths

@@ -3,7 +3,7 @@
 Kept apart from the entity operations (:mod:`recsys.entities`: add, find, remove): these read
 through a session and draw. Every average comes with the number of ratings behind it and is
 sorted by value, so "Film-Noir 5.0" from three ratings cannot pass for a finding; years of
-movies are the years in their titles (see :mod:`recsys.data.titles`).
+movies are the years in their titles (see :mod:`recsys.datasets.titles`).
 
 Example::
 
@@ -21,12 +21,12 @@ import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from recsys import plots
-from recsys.data.titles import display_year
+from recsys.datasets.titles import display_year
+from recsys.db.schema import Genre, Movie, Person, Score, User, Worker, movie_genres
+from recsys.display import plots
+from recsys.display.plots import Stat
 from recsys.entities import Movies, NotFoundError
-from recsys.plots import Stat
 from recsys.rules import WORKING_HOURS_RE
-from recsys.schema import Genre, Movie, Person, Score, User, Worker, movie_genres
 
 __all__ = ["Stat", "movies_oldest_and_newest", "movies_per_genre", "movies_per_year",
            "persons_by_birth_band_and_gender", "rating_by_birth_band", "rating_by_gender",

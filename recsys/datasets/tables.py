@@ -8,15 +8,14 @@ back, so ``load -> save -> load`` gives identical tables.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from recsys.data.info import COURSE, DatasetInfo
+from recsys.datasets.files import atomic_write_text
+from recsys.datasets.info import COURSE, DatasetInfo
 
 #: The 19 MovieLens genres, in the column order of peliculas.csv.
 GENRES: tuple[str, ...] = (
@@ -61,7 +60,7 @@ REPORT_COLUMNS = ["table", "line", "id", "field", "value", "reason", "severity"]
 @dataclass
 class Dataset:
     """The five clean tables, with English column names and explicit dtypes, and what the
-    dataset is (:class:`~recsys.data.info.DatasetInfo`: its rating scale, which optional
+    dataset is (:class:`~recsys.datasets.info.DatasetInfo`: its rating scale, which optional
     parts it has).
 
     Attributes:
@@ -205,21 +204,3 @@ def finalise(persons: pd.DataFrame, users: pd.DataFrame, workers: pd.DataFrame,
         frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
     return Dataset(persons=persons, users=users, workers=workers, movies=movies, scores=scores,
                    info=info)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place: a reader
-    sees the old file or the new one, never half of it. The temporary file is created with
-    mode 0666 less the process's umask, as any file the user writes (the kernel applies the
-    umask: nothing here changes it, so other threads are unaffected), and removed if the
-    write fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with open(descriptor, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -4,7 +4,7 @@
 GroupLens publishes beside it) and converts it here. The formats differ:
 
 - **ml-100k**: ``u.user`` / ``u.item`` / ``u.data``, ``|`` and tab separated, Latin-1
-  (:func:`recsys.data.convert.convert_ml100k`, with the course's additions synthesised);
+  (:func:`recsys.datasets.convert.convert_ml100k`, with the course's additions synthesised);
 - **ml-1m**: ``users.dat`` (gender, age bucket, occupation code, zip), ``movies.dat`` and
   ``ratings.dat``, ``::`` separated, Latin-1; whole stars;
 - **ml-10m** (folder ``ml-10M100K``): ``movies.dat`` and ``ratings.dat`` only, no users file;
@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.data.info import MOVIELENS, DatasetInfo, write_info
-from recsys.data.tables import FILES, GENRES, atomic_write_text
+from recsys.datasets.convert import convert_ml100k
+from recsys.datasets.files import atomic_write_text
+from recsys.datasets.info import ML100K_INFO, MOVIELENS, DatasetInfo, write_info
+from recsys.datasets.tables import FILES, GENRES
 from recsys.errors import DataError
 from recsys.rules import HALF_STARS, STARS
 
@@ -74,10 +76,7 @@ _LATER = {"rating_scale": HALF_STARS, "names": False, "demographics": False,
           "release_dates": False, "workers": False}
 ARCHIVES: dict[str, Archive] = {a.name: a for a in (
     Archive("ml-100k", "0e33842e24a9c977be4e0107933c0723", "ml-100k", "100,000",
-            _info("ml-100k", "MovieLens 100K", synthesised=(
-                "person names (personas.csv, Full Name)",
-                "the workers table (trabajadores.csv) and their occupation ITBA",
-                "birth years (1998 minus the MovieLens age)"))),
+            ML100K_INFO),
     Archive("ml-1m", "c4d9eecfca2ab87c1945afe126590906", "ml-1m", "1,000,209",
             _info("ml-1m", "MovieLens 1M", rating_scale=STARS, names=False,
                   release_dates=False, workers=False, synthesised=(
@@ -259,8 +258,6 @@ def convert(name: str, archive_path: str | Path, data_dir: str | Path,
     ``DATASET.json`` in ``data_dir``; the paths of the CSVs."""
     archive = archive_named(name)
     if name == "ml-100k":
-        from recsys.data.convert import convert_ml100k
-
         return convert_ml100k(archive_path, data_dir, seed=seed)
     try:
         with zipfile.ZipFile(archive_path) as zf:

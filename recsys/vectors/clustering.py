@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, insert
 
-from recsys.datasets import Dataset
+from recsys.datasets.tables import Dataset
+from recsys.db.schema import Cluster, UserCluster
 from recsys.errors import UsageError, VectorStoreError
 from recsys.rules import LIKED_RATING
-from recsys.schema import Cluster, UserCluster
 
 if TYPE_CHECKING:  # matplotlib only when a figure is drawn (the API imports this module)
     from matplotlib.figure import Figure

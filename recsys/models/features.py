@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.datasets import GENRES, Dataset
+from recsys.datasets.tables import GENRES, Dataset
 
 OOV = "<oov>"
 

@@ -1,5 +1,5 @@
 """Obtaining the CSVs: ``recsys data fetch [--dataset NAME]`` downloads an official MovieLens
-archive from GroupLens (MD5 pinned, see :mod:`recsys.data.movielens`) and converts it into
+archive from GroupLens (MD5 pinned, see :mod:`recsys.datasets.movielens`) and converts it into
 the five CSVs, with ``DATASET.json`` beside them saying what the dataset is and what in it is
 synthesised. Offline it fails fast and says where to put the files instead.
 """
@@ -12,9 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from recsys.data.info import read_info
-from recsys.data.movielens import ARCHIVES, archive_named
-from recsys.data.tables import FILES
+from recsys.datasets.info import read_info
+from recsys.datasets.movielens import ARCHIVES, archive_named
+from recsys.datasets.tables import FILES
 from recsys.errors import FetchError
 
 #: Where ``recsys data fetch`` gets MovieLens 100K, and the MD5 GroupLens publishes beside it
@@ -45,7 +45,7 @@ def fetch(data_dir: str | Path, dataset: str = "ml-100k", url: str | None = None
     """Obtain the five CSVs of ``dataset`` in ``data_dir``, unless they are already there.
 
     Downloads the GroupLens archive, checks its published MD5, and converts it
-    (:func:`recsys.data.movielens.convert`). Offline it fails fast (``timeout`` seconds per
+    (:func:`recsys.datasets.movielens.convert`). Offline it fails fast (``timeout`` seconds per
     network operation) with a message that says where to put the files instead.
 
     Args:
@@ -86,7 +86,7 @@ def fetch(data_dir: str | Path, dataset: str = "ml-100k", url: str | None = None
             raise FetchError(f"Could not download {url} ({exc}). {how_to}") from exc
         if digest != (md5 or archive.md5):
             raise FetchError(f"{url} has MD5 {digest}, expected {md5 or archive.md5}. {how_to}")
-        from recsys.data.movielens import convert
+        from recsys.datasets.movielens import convert
 
         return convert(dataset, target, data_dir, seed=seed)
 

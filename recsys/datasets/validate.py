@@ -1,6 +1,6 @@
 """Loading and validating the five CSVs: nothing is dropped silently.
 
-Each table is read as text (:mod:`recsys.data.csvfile` reports lines that cannot be read at
+Each table is read as text (:mod:`recsys.datasets.csvfile` reports lines that cannot be read at
 all) and checked column by column with the rules of :mod:`recsys.rules`. Each rejected row
 lands in the report with the table, CSV line, id, field, offending value and reason;
 warnings (rows kept with a caveat, such as the movie with no release date) are reported too,
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from recsys import rules
-from recsys.data import csvfile
-from recsys.data.info import COURSE, DatasetInfo, read_info
-from recsys.data.tables import (
+from recsys.datasets import csvfile
+from recsys.datasets.info import COURSE, DatasetInfo, read_info
+from recsys.datasets.tables import (
     COLUMNS,
     DATE_FORMAT,
     DATETIME_FORMAT,
@@ -383,7 +383,7 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
     duplicate ids and duplicate (user, movie) ratings (the first is kept), and referential
     integrity (users and workers are persons, scores point to known users and movies). The
     movie with no release date is kept with ``release_date`` NaT and a warning. Datasets
-    described by a ``DATASET.json`` (see :mod:`recsys.data.info`) may leave names,
+    described by a ``DATASET.json`` (see :mod:`recsys.datasets.info`) may leave names,
     demographics and release dates empty; scores.csv is read in blocks (any size).
 
     Args:
