@@ -1,4 +1,4 @@
-"""The API's read model (recsys/api/serving.py) under writes, on SQLite and PostgreSQL."""
+"""The API's read model (recsys/readmodel/refresh.py) under writes, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from recsys import datasets
-from recsys.api import serving
 from recsys.db.schema import Score
+from recsys.readmodel import queries, refresh
 
 
 def _rate_unrated(engine: Engine, data: datasets.Dataset, nth: int) -> None:
@@ -31,7 +31,7 @@ def test_a_rating_committed_during_a_load_is_counted_so_no_reload_follows(
         layout: str) -> None:
     """The reload storm: a rating committed while the read model loads must be either in its
     rows and its count, or in neither; then the next ratings are appended, never a reload."""
-    original = serving.genres_by_movie
+    original = queries.genres_by_movie
     calls = {"n": 0}
 
     def write_meanwhile(run: Any, *args: Any) -> Any:
@@ -40,11 +40,11 @@ def test_a_rating_committed_during_a_load_is_counted_so_no_reload_follows(
         calls["n"] += 1
         return original(run, *args)
 
-    monkeypatch.setattr(serving, "genres_by_movie", write_meanwhile)
-    cache = serving.ServingCache(loaded, refresh_seconds=0)
-    cache.object_ratings = 0 if layout == "arrays" else serving.OBJECT_RATINGS
+    monkeypatch.setattr(queries, "genres_by_movie", write_meanwhile)
+    cache = refresh.ServingCache(loaded, refresh_seconds=0)
+    cache.object_ratings = 0 if layout == "arrays" else queries.OBJECT_RATINGS
     cache.start()
-    monkeypatch.setattr(serving, "genres_by_movie", original)
+    monkeypatch.setattr(queries, "genres_by_movie", original)
     loaded_once = cache.snapshot
     assert loaded_once is not None and calls["n"] == 1
     assert loaded_once.compact == (layout == "arrays")
@@ -63,7 +63,7 @@ def test_updates_made_elsewhere_reach_the_read_model(loaded: Engine,
     rating value changes no count and no largest id; the read model must still see it."""
     from recsys import db
 
-    cache = serving.ServingCache(loaded, refresh_seconds=0)
+    cache = refresh.ServingCache(loaded, refresh_seconds=0)
     cache.start()
     assert cache.refresh() is False
     movie = int(synthetic.scores["movie_id"].iloc[0])

@@ -174,8 +174,8 @@ def test_workers_start_from_the_masters_read_model_and_catch_up(loaded: Engine,
     from conftest import serve_world
 
     from recsys.api import create_app
-    from recsys.api.serving import preload_snapshot
     from recsys.db.schema import Score
+    from recsys.readmodel import preload_snapshot
 
     world = serve_world(loaded, api_data, api_model, tmp_path)
     url = world["settings"].database_url

@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, **services: Any) -> Flask:
         settings: configuration (default: from the environment).
         **services: optional ``engine``, ``store`` and ``model`` to use instead of connecting
             to what the settings name, and ``snapshot``, a read model loaded beforehand
-            (:func:`recsys.api.serving.preload_snapshot`).
+            (:func:`recsys.readmodel.refresh.preload_snapshot`).
     """
     import swagger_ui_bundle
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from recsys.algorithms.topk import first_kept
-from recsys.api.serving import MovieInfo, Snapshot
 from recsys.predictions.explain import COLD, Explainer
+from recsys.readmodel.snapshot import MovieInfo, Snapshot
 
 __all__ = ["Explainer", "NoModelToScore", "Pick", "choose", "live_picks", "recommendations"]
 

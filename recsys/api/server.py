@@ -49,13 +49,13 @@ def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000
     """Serve with gunicorn sync workers until interrupted (each worker calls create_app).
 
     ``preload``: the master reads the read model once before forking, and every worker
-    starts from that copy (:func:`recsys.api.serving.preload_snapshot`); the model, the
+    starts from that copy (:func:`recsys.readmodel.refresh.preload_snapshot`); the model, the
     vector store and the database pool are still each worker's own."""
     from gunicorn.app.base import BaseApplication
 
     from recsys.api import create_app
-    from recsys.api.serving import preload_snapshot
     from recsys.config import get_settings
+    from recsys.readmodel import preload_snapshot
 
     settings = settings or get_settings()
 

@@ -23,14 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from recsys import db
 from recsys.api.recommendations import Explainer
-from recsys.api.serving import ServingCache, Snapshot
-from recsys.api.writes import WriteMark
 from recsys.config import Settings
 from recsys.datasets.info import DatasetInfo
 from recsys.db import info as described
 from recsys.db.schema import Movie, Prediction, Score, User
 from recsys.errors import ModelNotFound
 from recsys.models import Recommender
+from recsys.readmodel import ReadModel, ServingCache, Snapshot, WriteMark
 from recsys.rules import RatingScale
 from recsys.vectors import open_store
 from recsys.vectors.base import VectorStore
@@ -84,7 +83,7 @@ class Services:
 
     def catch_up(self) -> None:
         """Before answering from the read model: apply the ratings other workers stored
-        (read-your-writes across workers, :mod:`recsys.api.writes`)."""
+        (read-your-writes across workers, :mod:`recsys.readmodel.writes`)."""
         if self.writes is not None and self.cache is not None:
             self.cache.catch_up(self.writes.latest())
 
@@ -133,6 +132,10 @@ class Services:
             log.error("model not loaded: %s", exc)
         self.model, self.model_error = None, public
         self._failed_version = self._latest_version()
+
+    def reads(self) -> ReadModel:
+        """The request's reads of the hot endpoints (memory first, else its session)."""
+        return ReadModel(self.cache, self.session)
 
     # -- per-request session ------------------------------------------------------------------
     def session(self) -> Session:

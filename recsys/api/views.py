@@ -18,17 +18,14 @@ from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest import abort
-from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import BaseConverter, ValidationError
 
-from recsys import db, rules
+from recsys import rules
 from recsys.api import schemas
 from recsys.api.errors import PROBLEM_JSON, Problem
 from recsys.api.recommendations import NoModelToScore, recommendations
 from recsys.api.services import Services
-from recsys.api.serving import MovieInfo, movie_infos, user_snapshot
-from recsys.db.schema import Movie, Score
 from recsys.entities import (
     DuplicateIdError,
     EntityError,
@@ -37,6 +34,8 @@ from recsys.entities import (
     Scores,
     Users,
 )
+from recsys.readmodel.queries import movie_infos
+from recsys.readmodel.snapshot import MovieInfo
 from recsys.rules import RuleError
 from recsys.vectors import clustering, embeddings
 from recsys.vectors.base import IndexNotFound, VectorStoreUnavailable
@@ -122,8 +121,11 @@ def _json(payload: dict[str, Any], status: int = 200) -> Response:
                     mimetype="application/json")
 
 
-def _cached(key: tuple[Any, ...], build: Callable[[], Response]) -> Response:
-    """The cached response for ``key``, built (and kept) when missing."""
+def _cached(key: tuple[Any, ...] | None, build: Callable[[], Response]) -> Response:
+    """The cached response for ``key``, built (and kept) when missing; ``key`` None (a read
+    the database served): built every time."""
+    if key is None:
+        return build()
     cache = services().cache
     body = cache.responses.get(key) if cache is not None else None
     if body is None:
@@ -176,16 +178,12 @@ class MovieView(MethodView):
         _require_id("movie", movie_id)
         svc = services()
         svc.catch_up()  # its count and mean include ratings stored through other workers
-        snap = svc.cache.snapshot if svc.cache else None
-        if snap is not None and movie_id in snap.movies:
-            generation = svc.cache.generation("movie", movie_id) if svc.cache else 0
-            info = snap.movies[movie_id]
-            return _cached(("movie", movie_id, generation),
-                           lambda: _json(movie_payload(movie_id, info)))
-        infos = movie_infos(svc.session(), [movie_id], with_stats=True)
-        if movie_id not in infos:
+        found = svc.reads().movie(movie_id)
+        if found is None:
             abort(404, message=f"movie {movie_id} does not exist")
-        return _json(movie_payload(movie_id, infos[movie_id]))
+            raise AssertionError  # unreachable: abort raises
+        info = found.value
+        return _cached(found.key, lambda: _json(movie_payload(movie_id, info)))
 
 
 @movies.route("/movies")
@@ -225,16 +223,6 @@ class UserScoresView(MethodView):
         return {"user_id": user_id, "count": len(rows), "scores": rows}
 
 
-def _conflict(exc: IntegrityError, body: dict[str, Any]) -> None:
-    """A constraint the database enforced under a concurrent change: 409 for a second rating
-    of the same movie, 404 for a user or movie removed meanwhile."""
-    text = str(exc.orig).lower()
-    if "unique" in text or "duplicate" in text:
-        abort(409, message=f"user {body['user_id']} already rated movie {body['movie_id']}")
-    abort(404, message=f"user_id {body['user_id']} or movie_id {body['movie_id']} no longer "
-                       "exists")
-
-
 @scores.route("/scores")
 class NewScoreView(MethodView):
     @scores.arguments(schemas.NewScore())
@@ -243,35 +231,24 @@ class NewScoreView(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Store a new rating; later recommendations leave that movie out."""
         svc = services()
-        session = svc.session()
         try:
             svc.rating_scale().check(body["rating"])
         except RuleError as exc:
             abort(400, errors={"json": {"rating": [str(exc)]}}, message=str(exc))
-        db.begin_write(session)  # SQLite: take the write lock now, queue behind other writers
         try:
-            score_id = Scores(session).add(body["user_id"], body["movie_id"], body["rating"],
-                                           body.get("rated_at"))
-            stored = session.get_one(Score, score_id)
-            answer = {"id": stored.id, "user_id": stored.user_id, "movie_id": stored.movie_id,
-                      "title": session.get_one(Movie, stored.movie_id).title,
-                      "rating": stored.rating, "rated_at": stored.rated_at}
-            session.commit()
+            stored = Scores(svc.session()).add_rating(body["user_id"], body["movie_id"],
+                                                      body["rating"], body.get("rated_at"))
         except NotFoundError as exc:
-            session.rollback()
             abort(404, message=str(exc))
-        except DuplicateIdError:
-            session.rollback()
-            abort(409, message=f"user {body['user_id']} already rated movie "
-                               f"{body['movie_id']}")
-        except IntegrityError as exc:
-            session.rollback()
-            _conflict(exc, body)
+            raise  # unreachable: abort raises
+        except DuplicateIdError as exc:
+            abort(409, message=str(exc))
+            raise
         except EntityError as exc:
-            session.rollback()
             abort(400, message=str(exc))
+            raise
         svc.note_write(stored.id, stored.user_id, stored.movie_id, stored.rating)
-        return answer
+        return stored.as_dict()
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -316,31 +293,25 @@ class RecommendationsView(MethodView):
         svc = services()
         svc.catch_up()  # a rating stored through another worker is left out at once
         user_id, k = args["user_id"], args["k"]
-        cache = svc.cache
-        snap = cache.snapshot if cache else None
+        reads = svc.reads()
+        found = reads.user(user_id)
+        if found is None:
+            abort(404, message=f"user {user_id} does not exist")
+            raise AssertionError  # unreachable: abort raises
+        user = found.value
 
-        def lookup(ids: list[int]) -> dict[int, MovieInfo]:
-            return movie_infos(svc.session(), ids)
-
-        def build(snapshot: Any, known: dict[int, MovieInfo]) -> Response:
+        def build() -> Response:
             # the read model's catalogue is the whole of it; the database path looks up
             try:
-                return _json(recommendations(snapshot, user_id, k, svc.model, svc.explainer,
-                                             known, lookup, complete=bool(known)))
+                return _json(recommendations(user.rows(), user_id, k, svc.model,
+                                             svc.explainer, user.catalogue, reads.movies,
+                                             complete=bool(user.catalogue)))
             except NoModelToScore as exc:
                 abort(503, message=str(exc))
                 raise  # unreachable: abort raises
 
-        if cache is not None and snap is not None and user_id in snap.users:
-            key = ("recommendations", user_id, k, cache.generation("user", user_id))
-            if snap.per_request:  # the user's rows from the database, movies from memory
-                return _cached(key, lambda: build(user_snapshot(svc.session(), user_id),
-                                                  snap.movies))
-            return _cached(key, lambda: build(snap.for_user(user_id), snap.movies))
-        one = user_snapshot(svc.session(), user_id)
-        if user_id not in one.users:
-            abort(404, message=f"user {user_id} does not exist")
-        return build(one, {})
+        key = ("recommendations", k, *found.key) if found.key is not None else None
+        return _cached(key, build)
 
 
 @recommend.route("/similar_movies")
@@ -352,25 +323,15 @@ class SimilarMoviesView(MethodView):
         """Movies closest to a movie in the vector store (never the movie itself)."""
         svc = services()
         movie_id, k, kind = args["movie_id"], args["k"], args["kind"]
-        snap = svc.cache.snapshot if svc.cache else None
-        if snap is not None and movie_id in snap.movies:
-            title = snap.movies[movie_id].title
-        else:
-            infos = movie_infos(svc.session(), [movie_id])
-            if movie_id not in infos:
-                abort(404, message=f"movie {movie_id} does not exist")
-            title = infos[movie_id].title
-
-        def exists(ids: list[int]) -> set[int]:
-            # the index can be older than the database (an ingest --replace since)
-            if snap is not None:
-                return {m for m in ids if m in snap.movies}
-            return set(movie_infos(svc.session(), ids))
+        reads = svc.reads()
+        title = reads.title(movie_id)
+        if title is None:
+            abort(404, message=f"movie {movie_id} does not exist")
 
         def build() -> Response:
             try:
                 records = embeddings.similar_records(svc.store, movie_id, k, kind,
-                                                     exists=exists)
+                                                     exists=reads.existing)
             except VectorStoreUnavailable:
                 abort(503, message="the vector store is unavailable; try again shortly")
             except IndexNotFound:

@@ -63,9 +63,10 @@ def parse_rated(text: str, scale: Any) -> list[tuple[int, float]]:
 def cmd_recommend(args: argparse.Namespace) -> int:
     from recsys import db
     from recsys.api.recommendations import Explainer, NoModelToScore, recommendations
-    from recsys.api.serving import Snapshot, movie_infos, user_snapshot
     from recsys.db import info as described
     from recsys.models import Recommender
+    from recsys.readmodel.queries import movie_infos, user_snapshot
+    from recsys.readmodel.snapshot import Snapshot
     from recsys.rules import LIKED_RATING
 
     settings = settings_for(args)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from recsys import rules
+from recsys.db.engine import begin_write
 from recsys.db.schema import Movie, Score, User
 from recsys.entities.base import (
     DuplicateIdError,
+    EntityError,
     NotFoundError,
     _Entity,
     as_datetime,
@@ -20,6 +24,21 @@ from recsys.entities.base import (
     frame,
     ids_of,
 )
+
+
+@dataclass(frozen=True)
+class StoredRating:
+    """A rating as stored, with its movie's title (what ``POST /scores`` answers)."""
+
+    id: int
+    user_id: int
+    movie_id: int
+    title: str
+    rating: float
+    rated_at: dt.datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Scores(_Entity[Score]):
@@ -53,6 +72,50 @@ class Scores(_Entity[Score]):
             else:
                 self.session.execute(delete(Score).where(Score.id == earlier))
         return self._store(values, id, overwrite)
+
+    def add_rating(self, user_id: int, movie_id: int, rating: float,
+                   rated_at: Any = None) -> StoredRating:
+        """Store one new rating in a transaction of its own and commit it: the whole of
+        ``POST /scores`` but the HTTP. On SQLite the write lock is taken first, so concurrent
+        writers queue instead of failing later. Nothing stays half done: any error rolls
+        back.
+
+        Raises:
+            NotFoundError: the user or the movie does not exist, or was removed meanwhile.
+            DuplicateIdError: the user already rated the movie, or a concurrent request
+                stored that rating first.
+            EntityError: the rating breaks a rule (e.g. off the dataset's scale).
+        """
+        session = self.session
+        begin_write(session)
+        try:
+            score_id = self.add(user_id, movie_id, rating, rated_at)
+            row = session.get_one(Score, score_id)
+            stored = StoredRating(row.id, row.user_id, row.movie_id,
+                                  session.get_one(Movie, row.movie_id).title, row.rating,
+                                  row.rated_at)
+            session.commit()
+            return stored
+        except DuplicateIdError:
+            session.rollback()
+            raise DuplicateIdError(f"user {user_id} already rated movie {movie_id}") from None
+        except IntegrityError:
+            session.rollback()
+            raise self._conflict(user_id, movie_id) from None
+        except BaseException:
+            session.rollback()
+            raise
+
+    def _conflict(self, user_id: int, movie_id: int) -> EntityError:
+        """What a constraint the database enforced under a concurrent change means, read
+        from the rows as they are now (never from the driver's message): the pair is rated,
+        or the user or the movie was removed."""
+        rated = self.session.execute(select(Score.id).where(
+            Score.user_id == user_id, Score.movie_id == movie_id)).first()
+        self.session.rollback()
+        if rated is not None:
+            return DuplicateIdError(f"user {user_id} already rated movie {movie_id}")
+        return NotFoundError(f"user_id {user_id} or movie_id {movie_id} no longer exists")
 
     def scale(self) -> rules.RatingScale:
         """The rating scale of the dataset in the database (whole stars unless it says

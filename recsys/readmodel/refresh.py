@@ -23,205 +23,26 @@ default 2); a change made through this process immediately.
 
 from __future__ import annotations
 
-import bisect
-import gc
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
-from recsys.api.fingerprint import consistent, fingerprint, only_ratings_appended
-from recsys.api.rows import UserRows
-from recsys.datasets.titles import display_year
 from recsys.db.notify import ChangeListener
-from recsys.db.queries import genres_by_movie
-from recsys.db.schema import (
-    Movie,
-    Prediction,
-    Score,
-    User,
-    whole_if_whole,
-)
-from recsys.rules import LIKED_RATING
+from recsys.readmodel.fingerprint import consistent, fingerprint, only_ratings_appended
+from recsys.readmodel.memory import settle_garbage_collector
+from recsys.readmodel.queries import OBJECT_RATINGS, load_snapshot, ratings_after
+from recsys.readmodel.responses import ResponseCache
+from recsys.readmodel.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MovieInfo:
-    """What responses say about a movie."""
-
-    title: str
-    year: int | None
-    release_date: Any
-    imdb_url: str | None
-    genres: list[str]
-    ratings: int = 0
-    rating_sum: float = 0
-
-
-@dataclass
-class Snapshot:
-    """Everything the hot endpoints read, as of one fingerprint of the database."""
-
-    fingerprint: tuple[Any, ...] = ()
-    movies: dict[int, MovieInfo] = field(default_factory=dict)
-    users: set[int] = field(default_factory=set)
-    predictions: dict[int, list[tuple[int, float, float, str]]] = field(default_factory=dict)
-    rated: dict[int, set[int]] = field(default_factory=dict)
-    liked: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
-    #: largest score id applied, and ids above it already applied by this process
-    last_score_id: int = 0
-    noted: set[int] = field(default_factory=set)
-    #: compact: the dictionaries above stay empty; each user's ratings and stored
-    #: predictions are slices of flat arrays (``rows``, :meth:`for_user`), or, past
-    #: ``RECSYS_API_MEMORY_RATINGS``, read from the database per request (``rows`` None)
-    compact: bool = False
-    rows: UserRows | None = None
-
-    @property
-    def per_request(self) -> bool:
-        """Each user's rows are read from the database per request."""
-        return self.compact and self.rows is None
-
-    def add_rating(self, user_id: int, movie_id: int, rating: float) -> None:
-        """Apply one new rating (idempotence is the caller's job: see ``noted``)."""
-        if self.rows is not None:
-            self.rows.add(user_id, movie_id, rating)
-        else:
-            self._add_user_rating(user_id, movie_id, rating)
-        info = self.movies.get(movie_id)
-        if info is not None:
-            info.ratings += 1
-            info.rating_sum += rating
-
-    def _add_user_rating(self, user_id: int, movie_id: int, rating: float) -> None:
-        self.rated.setdefault(user_id, set()).add(movie_id)
-        if rating >= LIKED_RATING:
-            liked = self.liked.setdefault(user_id, [])
-            # best rating first, newest first within a rating
-            position = bisect.bisect_left([-r for _, r in liked], -rating)
-            liked.insert(position, (movie_id, rating))
-
-    def for_user(self, user_id: int) -> Snapshot:
-        """The snapshot the recommendations of one user read: this one, or (compact) a
-        snapshot of that user's rows built from the arrays."""
-        if self.rows is None:
-            return self
-        one = Snapshot(users={user_id} & self.users)
-        rated, liked, predictions = self.rows.of(user_id)
-        if rated:
-            one.rated[user_id] = rated
-        if liked:
-            one.liked[user_id] = liked
-        one.predictions[user_id] = predictions
-        return one
-
-
-class ResponseCache:
-    """Serialised responses by key, least recently used evicted first, thread-safe."""
-
-    def __init__(self, capacity: int = 50_000) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> bytes | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[Any, ...], value: bytes) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        """Drop every entry."""
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 #: With change notifications (PostgreSQL, :mod:`recsys.db.notify`) the tables are counted
 #: only after a notification, and this often anyway, in case one was lost.
 SAFETY_CHECK_SECONDS = 600.0
-
-#: Up to this many ratings the read model holds each user's rows as Python sets and lists
-#: (about 100 bytes per rating, the fastest to read); above, as flat arrays (:mod:`rows`).
-OBJECT_RATINGS = 2_000_000
-
-
-def load_snapshot(engine: Engine, memory_ratings: int | None = None,
-                  object_ratings: int = OBJECT_RATINGS) -> Snapshot:
-    """Read everything the hot endpoints need. Each user's ratings and stored predictions:
-    as Python objects up to ``object_ratings`` ratings, as flat arrays up to
-    ``memory_ratings``, and above that not at all (the endpoints read them per request:
-    memory bounded by the catalogue and the user ids)."""
-    # the fingerprint and every row are read in one snapshot of the database: a rating
-    # committed in between would otherwise be read but not counted, and every later check
-    # would find the counts off and reload everything again while writes go on
-    with consistent(engine) as conn:
-        snap = Snapshot(fingerprint=fingerprint(conn))
-        ratings = snap.fingerprint[0]
-        per_request = memory_ratings is not None and ratings > memory_ratings
-        snap.compact = per_request or ratings > object_ratings
-        genres = genres_by_movie(conn)
-        for m in conn.execute(select(Movie.id, Movie.title, Movie.release_date,
-                                     Movie.imdb_url)):
-            snap.movies[m.id] = MovieInfo(m.title, display_year(m.title, m.release_date),
-                                          m.release_date, m.imdb_url, genres.get(m.id, []))
-        snap.users = set(conn.execute(select(User.id)).scalars())
-        if per_request:
-            for movie, count, total, last in conn.execute(
-                    select(Score.movie_id, func.count(), func.sum(Score.rating),
-                           func.max(Score.id)).group_by(Score.movie_id)):
-                info = snap.movies.get(movie)
-                if info is not None:
-                    info.ratings, info.rating_sum = int(count), whole_if_whole(total or 0)
-                snap.last_score_id = max(snap.last_score_id, int(last))
-            return snap
-        if snap.compact:
-            snap.rows, scores = UserRows.read(conn)
-            stats = scores.groupby("movie_id").agg(count=("rating", "size"),
-                                                   total=("rating", "sum"))
-            for movie, count, total in zip(stats.index.tolist(), stats["count"].tolist(),
-                                           stats["total"].tolist()):
-                info = snap.movies.get(movie)
-                if info is not None:
-                    info.ratings, info.rating_sum = int(count), whole_if_whole(total)
-            snap.last_score_id = int(scores["id"].max()) if len(scores) else 0
-            return snap
-        for score_id, user, movie, rating in conn.execute(
-                select(Score.id, Score.user_id, Score.movie_id, Score.rating)
-                .order_by(Score.user_id, Score.rating.desc(), Score.rated_at.desc(),
-                          Score.id.desc())):
-            snap.rated.setdefault(user, set()).add(movie)
-            if rating >= LIKED_RATING:
-                snap.liked.setdefault(user, []).append((movie, rating))
-            info = snap.movies.get(movie)
-            if info is not None:
-                info.ratings += 1
-                info.rating_sum += rating
-            snap.last_score_id = max(snap.last_score_id, score_id)
-        for row in conn.execute(select(Prediction.user_id, Prediction.movie_id,
-                                       Prediction.predicted_rating, Prediction.score,
-                                       Prediction.model_version)
-                                .order_by(Prediction.user_id, Prediction.rank)):
-            snap.predictions.setdefault(row.user_id, []).append(
-                (row.movie_id, row.predicted_rating, row.score, row.model_version))
-    return snap
 
 
 def preload_snapshot(database_url: str, memory_ratings: int | None) -> Snapshot | None:
@@ -252,15 +73,6 @@ def preload_snapshot(database_url: str, memory_ratings: int | None) -> Snapshot 
              len(snap.movies), len(snap.users), snap.fingerprint[0],
              time.perf_counter() - started)
     return snap
-
-
-def settle_garbage_collector() -> None:
-    """Collect once, then move every object alive now (the read model's millions of small
-    objects) out of the collector's sight: Python's full collections would otherwise walk them
-    all, pausing a request for 100 ms or more now and then at a million ratings. Objects freed
-    later are still freed by reference counting (the read model holds no cycles)."""
-    gc.collect()
-    gc.freeze()
 
 
 class ServingCache:
@@ -403,9 +215,7 @@ class ServingCache:
         """Apply the ratings stored since the snapshot's last score id; False (nothing
         applied) when they do not account for the new count, e.g. a rating committed out of
         id order or a deletion: the caller then reloads everything."""
-        rows = conn.execute(select(Score.id, Score.user_id, Score.movie_id, Score.rating)
-                            .where(Score.id > snap.last_score_id)
-                            .order_by(Score.id)).all()
+        rows = ratings_after(conn, snap.last_score_id)
         if snap.fingerprint[0] + len(rows) != current[0]:
             return False
         with self._write_lock:
@@ -422,7 +232,7 @@ class ServingCache:
 
     def catch_up(self, written: int) -> None:
         """Apply the ratings other workers stored, up to rating id ``written`` (their write
-        mark, :mod:`recsys.api.writes`), before answering from the read model: one query
+        mark, :mod:`recsys.readmodel.writes`), before answering from the read model: one query
         by primary key, only when this worker is behind."""
         snap = self.snapshot
         if snap is None or written <= max(snap.last_score_id, self._caught_up):
@@ -431,10 +241,7 @@ class ServingCache:
             if written <= max(snap.last_score_id, self._caught_up):
                 return  # another request thread caught up meanwhile
             with self.engine.connect() as conn:
-                rows = conn.execute(select(Score.id, Score.user_id, Score.movie_id,
-                                           Score.rating)
-                                    .where(Score.id > snap.last_score_id)
-                                    .order_by(Score.id)).all()
+                rows = ratings_after(conn, snap.last_score_id)
             for score_id, user, movie, rating in rows:
                 self.note_score(score_id, user, movie, rating)
             self._caught_up = max([written, *(r[0] for r in rows)])
@@ -452,46 +259,3 @@ class ServingCache:
             snap.add_rating(user_id, movie_id, rating)
             self._bump("user", user_id)
             self._bump("movie", movie_id)
-
-
-def user_snapshot(engine_or_session: Any, user_id: int) -> Snapshot:
-    """A snapshot holding one user's rows only (the database path of the hot endpoints)."""
-    snap = Snapshot()
-    run = engine_or_session.execute
-    exists = run(select(User.id).where(User.id == user_id)).scalar_one_or_none()
-    if exists is None:
-        return snap
-    snap.users = {user_id}
-    for movie, rating in run(select(Score.movie_id, Score.rating)
-                             .where(Score.user_id == user_id)
-                             .order_by(Score.rating.desc(), Score.rated_at.desc(),
-                                       Score.id.desc())):
-        snap.rated.setdefault(user_id, set()).add(movie)
-        if rating >= LIKED_RATING:
-            snap.liked.setdefault(user_id, []).append((movie, rating))
-    snap.predictions[user_id] = [
-        (r.movie_id, r.predicted_rating, r.score, r.model_version) for r in run(
-            select(Prediction.movie_id, Prediction.predicted_rating, Prediction.score,
-                   Prediction.model_version)
-            .where(Prediction.user_id == user_id).order_by(Prediction.rank))]
-    return snap
-
-
-def movie_infos(engine_or_session: Any, movie_ids: list[int],
-                with_stats: bool = False) -> dict[int, MovieInfo]:
-    """MovieInfo for some movies, read from the database."""
-    run = engine_or_session.execute
-    if not movie_ids:
-        return {}
-    genres = genres_by_movie(engine_or_session, movie_ids)
-    out = {m.id: MovieInfo(m.title, display_year(m.title, m.release_date),
-                           m.release_date, m.imdb_url, genres.get(m.id, []))
-           for m in run(select(Movie.id, Movie.title, Movie.release_date, Movie.imdb_url)
-                        .where(Movie.id.in_(movie_ids)))}
-    if with_stats:
-        for movie_id, count, total in run(select(Score.movie_id, func.count(), func.sum(
-                Score.rating)).where(Score.movie_id.in_(movie_ids)).group_by(Score.movie_id)):
-            if movie_id in out:
-                out[movie_id].ratings, out[movie_id].rating_sum = int(count), whole_if_whole(
-                    total or 0)
-    return out

@@ -1,7 +1,7 @@
 """Every user's ratings and stored predictions as flat arrays: the API's compact read model.
 
 Up to ``RECSYS_API_MEMORY_RATINGS`` ratings the read model keeps a Python set and list per
-user (:class:`recsys.api.serving.Snapshot`), about 100 bytes per rating. Past that, the rows
+user (:class:`recsys.readmodel.refresh.Snapshot`), about 100 bytes per rating. Past that, the rows
 live here instead: each user's ratings and stored top-N are one slice of a few NumPy arrays
 sorted by user (8 bytes per rating, 24 per stored prediction: 0.6 GB for 25 million ratings
 and 16 million stored predictions), read once with COPY. A request turns only its own user's
