@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recsys.algorithms.topk import first_kept
 from recsys.predictions.explain import COLD, Explainer
 from recsys.readmodel.snapshot import MovieInfo, Snapshot
+
+if TYPE_CHECKING:
+    from recsys.models import Recommender
 
 __all__ = ["Explainer", "NoModelToScore", "Pick", "choose", "live_picks", "recommendations"]
 
@@ -43,7 +46,7 @@ class Pick:
 Exists = Callable[[list[int]], set[int]]
 
 
-def choose(snap: Snapshot, user_id: int, k: int, model: Any,
+def choose(snap: Snapshot, user_id: int, k: int, model: Recommender | None,
            exists: Exists | None = None) -> tuple[list[Pick], str, str | None]:
     """The user's top ``k``: picks, source and model version.
 
@@ -77,7 +80,7 @@ def choose(snap: Snapshot, user_id: int, k: int, model: Any,
     return picks, source, version
 
 
-def live_picks(model: Any, user_id: int, wanted: int, exclude: list[int],
+def live_picks(model: Recommender, user_id: int, wanted: int, exclude: list[int],
                exists: Exists | None) -> list[Pick]:
     """Up to ``wanted`` movies scored now by the model, skipping movies the database no
     longer has (asking the model for more until enough remain or it has no more)."""
@@ -93,7 +96,8 @@ def live_picks(model: Any, user_id: int, wanted: int, exclude: list[int],
     return first_kept(scored, still_there, wanted)
 
 
-def recommendations(snap: Snapshot, user_id: int, k: int, model: Any, explainer: Explainer,
+def recommendations(snap: Snapshot, user_id: int, k: int, model: Recommender | None,
+                    explainer: Explainer,
                     movies: dict[int, MovieInfo],
                     lookup: Callable[[list[int]], dict[int, MovieInfo]],
                     complete: bool = False) -> dict[str, Any]:

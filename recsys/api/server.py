@@ -15,10 +15,13 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waitress import serve
 from waitress.server import create_server
+
+if TYPE_CHECKING:
+    from recsys.config import Settings
 
 
 def one_numeric_thread() -> None:
@@ -44,7 +47,7 @@ def run(app: Any, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -
           channel_timeout=30, ident="recsys")
 
 
-def run_gunicorn(settings: Any = None, host: str = "127.0.0.1", port: int = 8000,
+def run_gunicorn(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 8000,
                  workers: int = 2, timeout: int = 60, preload: bool = True) -> None:
     """Serve with gunicorn sync workers until interrupted (each worker calls create_app).
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsys.cli.common import command, settings_for
 from recsys.datasets.info import MOVIELENS
 from recsys.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from recsys.config import Settings
+    from recsys.datasets.tables import Dataset
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -93,7 +99,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0 if not broken else 1
 
 
-def _replace_with_a_net(engine: Any, dataset: Any, settings: Any,
+def _replace_with_a_net(engine: Engine, dataset: Dataset, settings: Settings,
                         args: argparse.Namespace) -> None:
     """Before ``ingest --replace``: say what it deletes for good, ask (refuse without
     ``--yes`` when no one can answer), and keep a copy to restore."""

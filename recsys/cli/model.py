@@ -57,11 +57,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         engine.dispose()
     model_dir = Path(args.model_dir) if args.model_dir else settings.model_dir
     chief = distribute.is_chief()
-    with distribute.use(strategy):
-        model, metrics = training.train(data, model_dir, model_config(args, settings),
-                                        holdout=args.holdout, k=args.k,
-                                        progress=not args.quiet and chief, save=chief,
-                                        keep=settings.keep_versions)
+    model, metrics = training.train(data, model_dir, model_config(args, settings),
+                                    holdout=args.holdout, k=args.k,
+                                    progress=not args.quiet and chief, save=chief,
+                                    keep=settings.keep_versions, strategy=strategy)
     if not chief:
         print("Trained as a worker of the TF_CONFIG cluster; the chief saved the model.")
         return 0

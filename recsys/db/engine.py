@@ -63,8 +63,9 @@ def _sqlite_engine(url: str, kwargs: dict[str, Any]) -> Engine:
     return engine
 
 
-def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` (default: ``RECSYS_DATABASE_URL`` or the SQLite file).
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` (the settings' ``database_url``, resolved by the caller:
+    the command line, the app factory or the notebook's setup).
 
     Args:
         url: SQLAlchemy URL.
@@ -73,10 +74,6 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     Raises:
         DatabaseError: the URL cannot be parsed or names an unsupported database.
     """
-    if url is None:
-        from recsys.config import get_settings
-
-        url = get_settings().database_url
     try:
         backend = make_url(url).get_backend_name()
     except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError and others

@@ -45,11 +45,9 @@ def _train_worker(config: dict[str, Any]) -> None:
     finally:
         engine.dispose()
     chief = distribute.is_chief()
-    with distribute.use(strategy):
-        model, _ = training.train(data, Path(config["model_dir"]), config["model_config"],
-                                        holdout=config["holdout"], k=config["k"],
-                                        progress=False, save=chief,
-                                        keep=settings.keep_versions)
+    model, _ = training.train(data, Path(config["model_dir"]), config["model_config"],
+                              holdout=config["holdout"], k=config["k"], progress=False,
+                              save=chief, keep=settings.keep_versions, strategy=strategy)
     # the chief has saved the artifact (its LATEST is what the driver reads back)
     ray.train.report({"chief": chief, "fit_seconds": model.fit_seconds or 0.0})
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from recsys.models.ials import ImplicitFactors
 from recsys.models.ids import IdMap
 from recsys.models.ranker import Ranker
 from recsys.models.state import FittedModel, Seen, catalogue_fingerprint
+
+if TYPE_CHECKING:
+    from recsys.models.recommender import Recommender
 
 FORMAT_VERSION = 1
 FACTORS = ("user_vectors", "user_bias", "movie_vectors", "movie_bias")
@@ -64,7 +67,7 @@ def _blend(arrays: dict[str, np.ndarray]) -> Blend | None:
                  arrays["blend_day_weights"], arrays["blend_weights"])
 
 
-def _meta(model: Any, state: FittedModel, created: str) -> dict[str, Any]:
+def _meta(model: Recommender, state: FittedModel, created: str) -> dict[str, Any]:
     from recsys.models import networks
 
     return {
@@ -79,7 +82,7 @@ def _meta(model: Any, state: FittedModel, created: str) -> dict[str, Any]:
         "metrics": model.metrics, "history": state.history.to_dict(orient="list")}
 
 
-def save(model: Any, root: Path, metrics: dict[str, Any] | None = None,
+def save(model: Recommender, root: Path, metrics: dict[str, Any] | None = None,
          keep: int | None = None) -> Path:
     """Write ``model`` under ``root`` as a new version and mark it the latest; returns the
     version folder (``model.version`` is set). ``keep``: then delete all but the newest
@@ -195,13 +198,16 @@ def _state(path: Path, meta: dict[str, Any]) -> FittedModel:
         ranker = Ranker.fit(seen.users, seen.movies, ratings, users.rows, movies.rows,
                             config.ranker_l2, config.ranker_rating_weight,
                             config.ranker_max_items)
-    return FittedModel(config, users, movies, FeatureEncoder.from_dict(meta["encoder"]),
-                       float(meta["global_mean"]), arrays["user_side"], arrays["movie_side"],
-                       seen, trained, factors, ranker, meta["fingerprint"],
-                       pd.DataFrame(meta.get("history", {})), meta.get("fit_seconds"),
-                       tuple(meta.get("rating_range", (1.0, 5.0))), _blend(arrays),
-                       ImplicitFactors(arrays["ials_users"], arrays["ials_movies"])
-                       if "ials_users" in arrays else None)
+    return FittedModel(
+        config=config, users=users, movies=movies,
+        encoder=FeatureEncoder.from_dict(meta["encoder"]),
+        global_mean=float(meta["global_mean"]), user_side=arrays["user_side"],
+        movie_side=arrays["movie_side"], seen=seen, networks=trained, factors=factors,
+        ranker=ranker, fingerprint=meta["fingerprint"],
+        history=pd.DataFrame(meta.get("history", {})), fit_seconds=meta.get("fit_seconds"),
+        rating_range=tuple(meta.get("rating_range", (1.0, 5.0))), blend=_blend(arrays),
+        ials=ImplicitFactors(arrays["ials_users"], arrays["ials_movies"])
+        if "ials_users" in arrays else None)
 
 
 def load(cls: type, path: Path) -> Any:

@@ -22,6 +22,7 @@ import pandas as pd
 
 from recsys.display.quiet import import_keras
 from recsys.models.config import ModelConfig
+from recsys.models.distribute import Strategy
 from recsys.models.factors import Factors
 
 import_keras()  # first: sets the backend and keeps TensorFlow's native lines off the console
@@ -190,14 +191,15 @@ def start_from(net: Any, other: Any) -> None:
 
 def train(config: ModelConfig, inputs: Inputs, x: np.ndarray, r: np.ndarray,
           is_val: np.ndarray, report: Callable[[str], None] | None,
-          initial: Sequence[Any] | None = None) -> tuple[list[Any], pd.DataFrame]:
+          initial: Sequence[Any] | None = None,
+          strategy: Strategy | None = None) -> tuple[list[Any], pd.DataFrame]:
     """Train ``config.members`` networks with consecutive seeds, early stopping on the
     validation slice (best weights kept); returns them and their per-epoch history.
 
-    ``initial``: trained networks to start from, one per member (a warm start)."""
+    ``initial``: trained networks to start from, one per member (a warm start);
+    ``strategy``: a ``tf.distribute`` strategy to train under (:mod:`recsys.models.distribute`;
+    None: one process)."""
     from recsys.models import distribute
-
-    strategy = distribute.current()
     networks, histories = [], []
     members = config.members
     for member in range(members):

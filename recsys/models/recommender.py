@@ -37,6 +37,7 @@ from recsys.display.progress import Progress, reporter
 from recsys.errors import ModelError
 from recsys.models import state as fitting
 from recsys.models.config import ModelConfig
+from recsys.models.distribute import Strategy
 from recsys.models.state import FittedModel, catalogue_fingerprint
 from recsys.rules import LIKED_RATING
 
@@ -67,9 +68,12 @@ class Recommender:
 
     name = "recommender"
 
-    def __init__(self, config: ModelConfig | None = None, progress: Progress = False) -> None:
+    def __init__(self, config: ModelConfig | None = None, progress: Progress = False,
+                 strategy: Strategy | None = None) -> None:
         self.config = config or ModelConfig()
         self.progress = progress
+        #: the ``tf.distribute`` strategy the networks train under (None: one process)
+        self.strategy = strategy
         self.state: FittedModel | None = None
         self.version = ""
         self.metrics: dict[str, Any] = {}
@@ -130,7 +134,8 @@ class Recommender:
         """
         report = reporter(self.progress if progress is None else progress)
         warm = warm_start.state if warm_start is not None else None
-        self.state = fitting.fit(self.config, scores, data, report, warm=warm)
+        self.state = fitting.fit(self.config, scores, data, report, warm=warm,
+                                 strategy=self.strategy)
         self.version = ""
         return self
 
@@ -148,7 +153,8 @@ class Recommender:
         if changes.get("blend", False) or changes.get("ials", 0):
             raise ValueError("derived() can turn the blend or iALS off, not on")
         state = self.fitted
-        other = Recommender(dataclasses.replace(self.config, **changes), self.progress)
+        other = Recommender(dataclasses.replace(self.config, **changes), self.progress,
+                            self.strategy)
         other.state = dataclasses.replace(
             state, config=other.config,
             blend=None if "blend" in changes else state.blend,

@@ -20,6 +20,7 @@ from recsys.datasets.tables import Dataset
 from recsys.errors import ModelError
 from recsys.models.blend import Blend
 from recsys.models.config import ModelConfig
+from recsys.models.distribute import Strategy
 from recsys.models.features import FeatureEncoder
 from recsys.models.ials import ImplicitFactors
 from recsys.models.ids import IdMap
@@ -35,9 +36,10 @@ class Seen:
     ratings: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FittedModel:
-    """A trained model. Arrays are indexed by position (row 0: unknown user or movie).
+    """A trained model. Arrays are indexed by position (row 0: unknown user or movie). Built by
+    keyword only (:func:`fit`, the artifact loader).
 
     Attributes:
         config: the hyper-parameters it was trained with.
@@ -147,10 +149,22 @@ def warm_start_slice(warm: FittedModel | None, config: ModelConfig, users: IdMap
     return np.isin(pair_keys(u, m, movies.rows), warm.validation)
 
 
+def id_maps(scores: pd.DataFrame, data: Dataset) -> tuple[IdMap, IdMap]:
+    """The users (the users table and anyone who rated) and the movies (the movies table)
+    a fit knows; a :class:`ModelError` when ``scores`` name a movie the table lacks."""
+    unknown = set(scores["movie_id"]) - set(data.movies["id"])
+    if unknown:
+        raise ModelError(f"scores reference {len(unknown)} movie(s) not in the movies table, "
+                         f"e.g. {sorted(unknown)[:5]}")
+    users = IdMap(np.union1d(data.users["id"].to_numpy(), scores["user_id"].unique()))
+    return users, IdMap(np.sort(data.movies["id"].to_numpy()))
+
+
 def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
         report: Callable[[str], None] | None = None,
-        warm: FittedModel | None = None) -> FittedModel:
-    """Train networks and ranker on ``scores``, with ``data`` as side information.
+        warm: FittedModel | None = None, strategy: Strategy | None = None) -> FittedModel:
+    """Train networks and ranker on ``scores``, with ``data`` as side information
+    (``strategy``: the networks' ``tf.distribute`` strategy, None for one process).
 
     ``warm``: a model fitted with the same configuration on part of ``scores`` (the holdout
     comparison's): the networks start from its weights and validate on its validation slice
@@ -163,12 +177,7 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
         if report is not None:
             report(note)
     networks.set_seed(config.seed)
-    unknown = set(scores["movie_id"]) - set(data.movies["id"])
-    if unknown:
-        raise ModelError(f"scores reference {len(unknown)} movie(s) not in the movies table, "
-                         f"e.g. {sorted(unknown)[:5]}")
-    users = IdMap(np.union1d(data.users["id"].to_numpy(), scores["user_id"].unique()))
-    movies = IdMap(np.sort(data.movies["id"].to_numpy()))
+    users, movies = id_maps(scores, data)
     encoder = FeatureEncoder.fit(data, scores)
     user_side, movie_side = side_features(encoder, data, users, movies)
     u, m = users.positions(scores["user_id"]), movies.positions(scores["movie_id"])
@@ -187,7 +196,7 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
     x = np.stack([u, m], axis=1).astype(np.int32)
     trained, history = networks.train(config, inputs, x, r, is_val, report,
                                       initial=warm.networks if warm is not None
-                                      and warm_val is not None else None)
+                                      and warm_val is not None else None, strategy=strategy)
     factors = (networks.export_factors(trained, users.rows, movies.rows)
                if config.kind == "hybrid" else None)
     start_from = warm if warm_val is not None else None
@@ -195,9 +204,31 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
         fit_blend(config, factors, global_mean, u, m, r, scores, is_val, users.rows,
                   movies.rows, report, start_from.autorec_weights if start_from else None)
         if factors is not None and config.blend and is_val.any() else (None, None))
+    config, ranker = fit_ranker(config, u, m, r, is_val, users.rows, movies.rows, report)
+    implicit_factors = (fit_ials(config, u, m, users.rows, movies.rows, report,
+                                 start_from.ials if start_from else None)
+                        if config.kind == "hybrid" and config.ials > 0 else None)
+    return FittedModel(
+        config=config, users=users, movies=movies, encoder=encoder, global_mean=global_mean,
+        user_side=user_side, movie_side=movie_side,
+        seen=Seen(u.astype(np.int32), m.astype(np.int32), r.astype(np.float32)),
+        networks=tuple(trained), factors=factors, ranker=ranker,
+        fingerprint=fingerprint(scores), history=history,
+        fit_seconds=time.perf_counter() - start,
+        rating_range=(data.info.rating_scale.low, data.info.rating_scale.high),
+        blend=fitted_blend, ials=implicit_factors,
+        validation=np.sort(pair_keys(u[is_val], m[is_val], movies.rows)),
+        warm_started=warm_val is not None, autorec_weights=autorec_weights)
+
+
+def fit_ranker(config: ModelConfig, u: np.ndarray, m: np.ndarray, r: np.ndarray,
+               is_val: np.ndarray, n_users: int, n_movies: int,
+               report: Callable[[str], None] | None) -> tuple[ModelConfig, Ranker]:
+    """The EASE ranker on every rating, with its lambda chosen on the validation slice first
+    when the configuration asks for it (the configuration returned records the choice)."""
     if config.ranker_l2_search and is_val.any():
         started = time.perf_counter()
-        l2, tried = search_l2(u, m, r, is_val, users.rows, movies.rows,
+        l2, tried = search_l2(u, m, r, is_val, n_users, n_movies,
                               config.ranker_rating_weight, config.ranker_max_items,
                               seed=config.seed)
         config = replace(config, ranker_l2=l2)
@@ -205,26 +236,22 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
             shown = ", ".join(f"{value:g}: {ndcg:.4f}" for value, ndcg in sorted(tried.items()))
             report(f"EASE lambda {l2:g} chosen on the validation slice (NDCG@10 {shown}) in "
                    f"{time.perf_counter() - started:.1f} s")
-    ranker = Ranker.fit(u, m, r, users.rows, movies.rows, config.ranker_l2,
-                        config.ranker_rating_weight, config.ranker_max_items)
-    implicit_factors = None
-    if config.kind == "hybrid" and config.ials > 0:
-        from recsys.models import ials
+    return config, Ranker.fit(u, m, r, n_users, n_movies, config.ranker_l2,
+                              config.ranker_rating_weight, config.ranker_max_items)
 
-        started = time.perf_counter()
-        implicit_factors = ials.fit(u, m, users.rows, movies.rows, config.ials, config.seed,
-                                    initial=start_from.ials if start_from else None)
-        if report is not None:
-            report(f"iALS ranking model ({config.ials} x {ials.FACTORS} factors) fitted in "
-                   f"{time.perf_counter() - started:.1f} s")
-    seen = Seen(u.astype(np.int32), m.astype(np.int32), r.astype(np.float32))
-    return FittedModel(config, users, movies, encoder, global_mean, user_side, movie_side,
-                       seen, tuple(trained), factors, ranker, fingerprint(scores), history,
-                       time.perf_counter() - start,
-                       (data.info.rating_scale.low, data.info.rating_scale.high), fitted_blend,
-                       implicit_factors,
-                       np.sort(pair_keys(u[is_val], m[is_val], movies.rows)),
-                       warm_val is not None, autorec_weights)
+
+def fit_ials(config: ModelConfig, u: np.ndarray, m: np.ndarray, n_users: int, n_movies: int,
+             report: Callable[[str], None] | None,
+             initial: ImplicitFactors | None) -> ImplicitFactors:
+    """The iALS ranking model (``initial``: the factors it starts from, a warm start)."""
+    from recsys.models import ials
+
+    started = time.perf_counter()
+    factors = ials.fit(u, m, n_users, n_movies, config.ials, config.seed, initial=initial)
+    if report is not None:
+        report(f"iALS ranking model ({config.ials} x {ials.FACTORS} factors) fitted in "
+               f"{time.perf_counter() - started:.1f} s")
+    return factors
 
 
 def fit_blend(config: ModelConfig, factors: Any, global_mean: float, u: np.ndarray,

@@ -19,11 +19,15 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsys.config import Settings, absolute, absolute_sqlite_url, get_settings
 from recsys.errors import RecsysError
 from recsys.pipeline.paths import PROGRESS_FILE, SOURCE_ROOT, find_notebooks_dir
+
+if TYPE_CHECKING:
+    from recsys.datasets.tables import Dataset
+    from recsys.models import Recommender
 
 
 class Stop(RecsysError):
@@ -230,7 +234,7 @@ def ensure_model(settings: Settings, data: Any, epochs: int = 3) -> Any:
     return model
 
 
-def ensure_vectors(settings: Settings, data: Any, model: Any) -> Any:
+def ensure_vectors(settings: Settings, data: Dataset, model: Recommender | None) -> Any:
     """The vector store, with content and learned vectors indexed (built now if missing)."""
     from recsys.vectors import embeddings, open_store
 

@@ -12,7 +12,7 @@ the last committed snapshot), so nobody ever sees a half-written set.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from recsys.db.schema import Movie, Prediction, Score, User
 from recsys.errors import UsageError
 from recsys.models import Recommender
 from recsys.predictions.sharding import WHOLE, Shard
+
+if TYPE_CHECKING:
+    from recsys.config import Settings
 
 COLUMNS = ["user_id", "movie_id", "predicted_rating", "rank", "score", "model_version"]
 
@@ -90,7 +93,7 @@ def run(engine: Engine, model: Recommender, top_n: int = 100,
                                 "write": round(end - scored, 3)}}
 
 
-def run_from_settings(settings: Any, top_n: int = 100, shard: Shard = WHOLE) -> dict[str, Any]:
+def run_from_settings(settings: Settings, top_n: int = 100, shard: Shard = WHOLE) -> dict[str, Any]:
     """:func:`run` against what ``settings`` name: the database and the latest model saved
     under its model folder (what ``recsys predict`` and each of its Ray tasks do)."""
     engine = db.make_engine(settings.database_url)

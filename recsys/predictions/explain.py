@@ -4,13 +4,17 @@ movie space ("because you rated Amadeus 5/5"). Used by the API and the notebooks
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.datasets.titles import display_year
 from recsys.rules import LIKED_RATING
+
+if TYPE_CHECKING:
+    from recsys.datasets.tables import Dataset
+    from recsys.models import Recommender
 
 #: How many of a user's liked movies are considered as the reason for a recommendation.
 MAX_REASONS_FROM = 100
@@ -27,7 +31,7 @@ class Explainer:
         self._matrix: np.ndarray | None = None
         self._rows: dict[int, int] = {}
 
-    def _space(self, model: Any) -> tuple[np.ndarray, dict[int, int]] | None:
+    def _space(self, model: Recommender | None) -> tuple[np.ndarray, dict[int, int]] | None:
         if model is None:
             return None
         with self._lock:
@@ -40,7 +44,8 @@ class Explainer:
                 self._version = model.version
             return self._matrix, self._rows
 
-    def reasons(self, model: Any, liked: list[tuple[int, float]], movie_ids: list[int],
+    def reasons(self, model: Recommender | None, liked: list[tuple[int, float]],
+                movie_ids: list[int],
                 titles: dict[int, str]) -> list[dict[str, Any]]:
         """For each movie, the liked movie (id, rating; best first) most similar to it."""
         popular: dict[str, Any] = {"text": POPULAR, "because_movie_id": None,
@@ -85,7 +90,7 @@ def liked_movies(scores: pd.DataFrame, user_id: int) -> list[tuple[int, float]]:
     return [(int(m), int(r)) for m, r in zip(mine["movie_id"], mine["rating"])]
 
 
-def explained(model: Any, data: Any, user_id: int, k: int = 10,
+def explained(model: Recommender, data: Dataset, user_id: int, k: int = 10,
               explainer: Explainer | None = None) -> pd.DataFrame:
     """A user's top ``k`` from the model with titles and the reason for each (a user the model
     has never seen gets the cold-start list)."""

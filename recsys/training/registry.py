@@ -12,9 +12,15 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recsys.errors import UsageError
+
+if TYPE_CHECKING:
+    from recsys.display.progress import Progress
+    from recsys.evaluation import Scorer
+    from recsys.models import ModelConfig
+    from recsys.models.distribute import Strategy
 
 
 @dataclass(frozen=True)
@@ -55,18 +61,19 @@ def check(names: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
-def factories(config: Any, names: tuple[str, ...] = tuple(SCORERS),
-              progress: Any = False) -> dict[str, Callable[[], Any]]:
+def factories(config: ModelConfig, names: tuple[str, ...] = tuple(SCORERS),
+              progress: Progress = False,
+              strategy: Strategy | None = None) -> dict[str, Callable[[], Scorer]]:
     """Fresh-scorer factories by name, in the order given (``progress`` gets the model's
-    epoch lines; the other Keras model trains quietly)."""
-    out: dict[str, Callable[[], Any]] = {}
+    epoch lines; the other Keras model trains quietly; both train under ``strategy``)."""
+    out: dict[str, Callable[[], Scorer]] = {}
     for name in check(names):
         entry = SCORERS[name]
         cls = getattr(importlib.import_module(entry.module), entry.name)
         if entry.configured:
             own = dataclasses.replace(config, **dict(entry.changes))
             out[name] = functools.partial(cls, own, progress=False if entry.changes
-                                          else progress)
+                                          else progress, strategy=strategy)
         else:
             out[name] = cls
     return out

@@ -21,6 +21,7 @@ from recsys.datasets.tables import Dataset
 from recsys.display.progress import Progress, reporter
 from recsys.errors import UsageError
 from recsys.models import ModelConfig, Recommender, versions
+from recsys.models.distribute import Strategy
 from recsys.training import registry
 
 BASELINES = registry.BASELINES
@@ -30,16 +31,18 @@ QUICK_BASELINES = registry.QUICK
 
 
 def factories(config: ModelConfig, names: tuple[str, ...] = tuple(registry.SCORERS),
-              progress: Progress = False) -> dict[str, Callable[[], ev.Scorer]]:
+              progress: Progress = False,
+              strategy: Strategy | None = None) -> dict[str, Callable[[], ev.Scorer]]:
     """Fresh-scorer factories by name (see :mod:`recsys.training.registry`)."""
-    return registry.factories(config, names, progress)
+    return registry.factories(config, names, progress, strategy)
 
 
 def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = None,
           holdout: float = 0.1, k: int = 10, progress: Progress = True,
           names: tuple[str, ...] = QUICK_BASELINES,
           save: bool = True, warm_start: bool = True,
-          keep: int | None = None) -> tuple[Recommender, dict[str, Any]]:
+          keep: int | None = None,
+          strategy: Strategy | None = None) -> tuple[Recommender, dict[str, Any]]:
     """Fit on all of ``data.scores`` and save; metrics come from a seeded holdout first.
 
     The holdout's model is the same design fitted on the rest of the ratings; the final
@@ -60,6 +63,8 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         warm_start: the final model's networks start from the holdout model's (see
             :meth:`Recommender.fit`); False trains them from scratch.
         keep: after saving, keep only the newest ``keep`` versions (None: all).
+        strategy: the ``tf.distribute`` strategy every network trains under (a
+            ``TF_CONFIG`` cluster or Ray Train; None: one process).
 
     Raises:
         ModelError: (before any training) the disk cannot hold one more version.
@@ -72,56 +77,74 @@ def train(data: Dataset, model_dir: str | Path, config: ModelConfig | None = Non
         versions.check_space(Path(model_dir))
     report = reporter(progress) or (lambda line: None)
     metrics: dict[str, Any] = {}
-    fitted: dict[str, Recommender] = {}  # the holdout comparison's model
+    holdout_model = None
     if holdout > 0:
-        train_part, test_part = ev.random_holdout(data.scores, holdout, seed=config.seed)
-        report(f"holdout evaluation: {len(train_part)} training / {len(test_part)} held-out "
-               "ratings")
-        previous: dict[str, float] = {}
-
-        def measure_previous(name: str, fold: int, scorer: ev.Scorer, train: pd.DataFrame,
-                             test: pd.DataFrame) -> None:
-            if name == "model" and isinstance(scorer, Recommender):
-                fitted["holdout"] = scorer
-            # the same networks without the rating blend and the ranking ensemble: the model
-            # as it was before them
-            if (name == "model" and isinstance(scorer, Recommender)
-                    and (scorer.fitted.blend is not None or scorer.fitted.ials is not None)):
-                previous.update(ev.evaluate(scorer.previous_model(), train, test, data, k,
-                                            fit=False))
-
-        comparison = ev.compare(factories(config, names, progress=progress),
-                                iter([(train_part, test_part)]), data, k=k, progress=progress,
-                                on_fit=measure_previous)
-        results = _records(comparison.summary())
-        if previous:
-            # derived from the model's own fit, never fitted apart: no time of its own
-            # (null in metrics.json rather than the model's time passed off as its own)
-            previous["fit_seconds"] = float("nan")
-            results = {"model": results["model"],
-                       PREVIOUS: _records(pd.DataFrame([previous], index=[PREVIOUS]))[PREVIOUS],
-                       **{n: r for n, r in results.items() if n != "model"}}
-        metrics["holdout"] = {"fraction": holdout, "seed": config.seed, "k": k,
-                              "results": results}
+        metrics["holdout"], holdout_model = _holdout(data, config, names, holdout, k, progress,
+                                                     strategy, report)
     # the final model starts from what the holdout model learnt (its networks' weights,
     # validated on the same slice neither trains on): a few epochs, not a second training
-    warm = fitted.get("holdout") if holdout > 0 and warm_start else None
+    warm = holdout_model if warm_start else None
     report(f"training on all {len(data.scores)} ratings"
            + (", starting from the holdout model" if warm is not None else ""))
-    model = Recommender(config, progress=progress).fit(data.scores, data, warm_start=warm)
-    metrics["training"] = {
-        "ratings": len(data.scores),
+    model = Recommender(config, progress=progress, strategy=strategy).fit(
+        data.scores, data, warm_start=warm)
+    metrics["training"] = _training_metrics(model, len(data.scores))
+    if save:
+        model.save(model_dir, metrics=metrics, keep=keep)
+    else:
+        model.metrics = metrics
+    return model, metrics
+
+
+def _training_metrics(model: Recommender, ratings: int) -> dict[str, Any]:
+    """What the final fit reports beside the holdout's numbers."""
+    return {
+        "ratings": ratings,
         "warm_start": model.fitted.warm_started,
         "epochs_per_network": model.history.groupby("network").size().tolist(),
         "fit_seconds": round(model.fit_seconds or 0.0, 2),
         "best_validation_rmse": float(model.history["val_rmse"].min())
         if "val_rmse" in model.history else None,
     }
-    if save:
-        model.save(model_dir, metrics=metrics, keep=keep)
-    else:
-        model.metrics = metrics
-    return model, metrics
+
+
+def _holdout(data: Dataset, config: ModelConfig, names: tuple[str, ...], holdout: float,
+             k: int, progress: Progress, strategy: Strategy | None,
+             report: Callable[[str], None]) -> tuple[dict[str, Any], Recommender | None]:
+    """The model and the baselines ``names`` fitted on a seeded share of the ratings and
+    measured on the rest (``holdout``), with the model as it was before this round's
+    ensembles (:data:`PREVIOUS`, from the same networks): the metrics saved with the model,
+    and the holdout's model (what the final fit starts from)."""
+    train_part, test_part = ev.random_holdout(data.scores, holdout, seed=config.seed)
+    report(f"holdout evaluation: {len(train_part)} training / {len(test_part)} held-out "
+           "ratings")
+    previous: dict[str, float] = {}
+    fitted: dict[str, Recommender] = {}
+
+    def measure_previous(name: str, fold: int, scorer: ev.Scorer, train: pd.DataFrame,
+                         test: pd.DataFrame) -> None:
+        if name != "model" or not isinstance(scorer, Recommender):
+            return
+        fitted["holdout"] = scorer
+        # the same networks without the rating blend and the ranking ensemble: the model as
+        # it was before them
+        if scorer.fitted.blend is not None or scorer.fitted.ials is not None:
+            previous.update(ev.evaluate(scorer.previous_model(), train, test, data, k,
+                                        fit=False))
+
+    comparison = ev.compare(factories(config, names, progress=progress, strategy=strategy),
+                            iter([(train_part, test_part)]), data, k=k, progress=progress,
+                            on_fit=measure_previous)
+    results = _records(comparison.summary())
+    if previous:
+        # derived from the model's own fit, never fitted apart: no time of its own (null in
+        # metrics.json rather than the model's time passed off as its own)
+        previous["fit_seconds"] = float("nan")
+        results = {"model": results["model"],
+                   PREVIOUS: _records(pd.DataFrame([previous], index=[PREVIOUS]))[PREVIOUS],
+                   **{n: r for n, r in results.items() if n != "model"}}
+    return ({"fraction": holdout, "seed": config.seed, "k": k, "results": results},
+            fitted.get("holdout"))
 
 
 def _records(summary: pd.DataFrame) -> dict[str, dict[str, float | None]]:

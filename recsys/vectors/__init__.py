@@ -3,7 +3,7 @@ OpenSearch backend (:mod:`.opensearch`), chosen by ``RECSYS_VECTOR_BACKEND``."""
 
 from __future__ import annotations
 
-from recsys.config import Settings, get_settings
+from recsys.config import Settings
 from recsys.vectors.base import (
     Hit,
     IndexNotFound,
@@ -17,9 +17,8 @@ __all__ = ["Hit", "IndexNotFound", "Record", "VectorStore", "VectorStoreError",
            "VectorStoreUnavailable", "open_store"]
 
 
-def open_store(settings: Settings | None = None) -> VectorStore:
+def open_store(settings: Settings) -> VectorStore:
     """The vector store the settings choose (local under var/vectors, or OpenSearch)."""
-    settings = settings or get_settings()
     if settings.vector_backend == "opensearch":
         from recsys.vectors.opensearch import OpenSearchVectorStore, client_for
 

@@ -28,6 +28,8 @@ from recsys.rules import LIKED_RATING
 if TYPE_CHECKING:  # matplotlib only when a figure is drawn (the API imports this module)
     from matplotlib.figure import Figure
 
+    from recsys.config import Settings
+
 log = logging.getLogger(__name__)
 KMEANS_PATH = "/_plugins/_ml/_train_predict/kmeans"
 
@@ -91,7 +93,7 @@ def selection_figure(selection: pd.DataFrame, chosen: int) -> Figure:
 
 def cluster_users(vectors: pd.DataFrame, k: int | None = None, max_k: int = 10,
                   seed: int = 42, backend: str | None = None, client: Any = None,
-                  settings: Any = None) -> Clustering:
+                  settings: Settings | None = None) -> Clustering:
     """Cluster users (rows of ``vectors``, indexed by user id).
 
     Args:

@@ -21,7 +21,7 @@ they share genres?) against a random baseline.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,10 @@ from recsys.models.features import FeatureEncoder
 from recsys.predictions.sharding import WHOLE, Shard
 from recsys.rules import LIKED_RATING
 from recsys.vectors.base import IndexNotFound, VectorStore, staged_name
+
+if TYPE_CHECKING:
+    from recsys.config import Settings
+    from recsys.models import Recommender
 
 INDEXES = {("movies", "content"): "movies_content", ("movies", "learned"): "movies_learned",
            ("users", "content"): "users_content", ("users", "learned"): "users_learned"}
@@ -127,7 +131,8 @@ def write_index(store: VectorStore, name: str, vectors: pd.DataFrame,
     return written
 
 
-def index_all(data: Dataset, store: VectorStore, model: Any = None, shard: Shard = WHOLE,
+def index_all(data: Dataset, store: VectorStore, model: Recommender | None = None,
+              shard: Shard = WHOLE,
               prepare: bool = False) -> dict[str, int]:
     """Write the content indexes, and the learned ones when a trained model is given.
 
@@ -168,7 +173,7 @@ def publish_all(store: VectorStore) -> dict[str, int]:
     return published
 
 
-def data_and_model(settings: Any, required: bool) -> tuple[Dataset, Any]:
+def data_and_model(settings: Settings, required: bool) -> tuple[Dataset, Recommender | None]:
     """What ``settings`` name: the database's contents, and the latest trained model (None
     when there is none and it is optional)."""
     from recsys import db
@@ -189,7 +194,7 @@ def data_and_model(settings: Any, required: bool) -> tuple[Dataset, Any]:
     return data, model
 
 
-def index_from_settings(settings: Any, shard: Shard = WHOLE,
+def index_from_settings(settings: Settings, shard: Shard = WHOLE,
                         prepare: bool = False) -> tuple[dict[str, int], bool]:
     """:func:`index_all` against what ``settings`` name (what ``recsys index`` and each of
     its Ray tasks do): records written per index, and whether a trained model was there."""
@@ -200,7 +205,7 @@ def index_from_settings(settings: Any, shard: Shard = WHOLE,
     return counts, model is not None
 
 
-def publish_from_settings(settings: Any) -> dict[str, int]:
+def publish_from_settings(settings: Settings) -> dict[str, int]:
     """:func:`publish_all` on the vector store ``settings`` name."""
     from recsys.vectors import open_store
 

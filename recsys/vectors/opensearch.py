@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,11 @@ from recsys.vectors.base import (
     check_vectors,
     staged_name,
 )
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+    from recsys.config import Settings
 
 SPACE = {"cosine": "cosinesimil", "inner_product": "innerproduct"}
 VECTOR_FIELD = "vector"
@@ -139,7 +144,7 @@ def make_client(url: str, user: str = "", password: str = "", verify_certs: bool
                       **kwargs)
 
 
-def client_for(settings: Any) -> Any:
+def client_for(settings: Settings) -> OpenSearch:
     """The client the settings describe (``RECSYS_OPENSEARCH_*``)."""
     return make_client(settings.opensearch_url, settings.opensearch_user,
                        settings.opensearch_password, settings.opensearch_verify_certs)
