@@ -54,20 +54,20 @@ lab: setup
 ## opensearch: a local OpenSearch node (k-NN, ML Commons) on a free port, fetched once from
 ## Maven Central into ~/.cache/recsys (as root: /var/cache/recsys); prints RECSYS_OPENSEARCH_URL
 opensearch: setup
-	$(BIN)/python -m recsys.testing.opensearch start
+	$(BIN)/python -m recsys.testing.opensearch_cli start
 
 ## opensearch-secure: the same with TLS (demo certificates) and OPENSEARCH_ADMIN_PASSWORD
 opensearch-secure: setup
-	$(BIN)/python -m recsys.testing.opensearch start --security
+	$(BIN)/python -m recsys.testing.opensearch_cli start --security
 
 ## opensearch-cluster: three OpenSearch nodes forming one cluster on loopback (256 MB heap
 ## each); prints RECSYS_OPENSEARCH_URL with every node's URL, comma-separated
 opensearch-cluster: setup
-	$(BIN)/python -m recsys.testing.opensearch start --nodes 3
+	$(BIN)/python -m recsys.testing.opensearch_cli start --nodes 3
 
 ## opensearch-stop: stop the node (or cluster) started by make opensearch[-cluster]
 opensearch-stop: setup
-	$(BIN)/python -m recsys.testing.opensearch stop
+	$(BIN)/python -m recsys.testing.opensearch_cli stop
 
 ## stack: the full stack without Docker: PostgreSQL + OpenSearch, the pipeline, then the API
 stack: setup

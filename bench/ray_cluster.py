@@ -140,7 +140,8 @@ def main() -> None:
     parser.add_argument("--ray-stages", default="train,predict,index",
                         help="which stages also run with --ray (all run plain)")
     args = parser.parse_args()
-    from recsys.testing.opensearch import OpenSearchCluster, OpenSearchNode
+    from recsys.testing.opensearch import OpenSearchNode
+    from recsys.testing.opensearch_cluster import OpenSearchCluster
     from recsys.testing.postgres import TemporaryPostgres
 
     work = Path(args.work or tempfile.mkdtemp(prefix="recsys-bench-ray-"))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from recsys import datasets
-from recsys.testing.opensearch import OpenSearchCluster
+from recsys.testing.opensearch_cluster import OpenSearchCluster
 from recsys.vectors import embeddings
 from recsys.vectors.opensearch import OpenSearchVectorStore, make_client
 

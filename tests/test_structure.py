@@ -164,3 +164,26 @@ def test_functions_are_small() -> None:
                 if length > MAX_FUNCTION_LINES:
                     long.append(f"{name}.{node.name}: {length} lines")
     assert long == []
+
+
+def test_nothing_at_run_time_imports_the_test_servers() -> None:
+    """``recsys.testing`` (throwaway servers) serves tests and benchmarks only."""
+    users = sorted(name for name, targets in graph().items()
+                   if not name.startswith("recsys.testing")
+                   and any(t.startswith("recsys.testing") for t in targets))
+    assert users == []
+
+
+def test_the_built_package_leaves_the_test_servers_out() -> None:
+    """What ``pip install .`` (the Docker image) gets: every package but ``recsys.testing``."""
+    import tomllib
+
+    from setuptools import find_namespace_packages
+
+    found = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["packages"]["find"]
+    packages = find_namespace_packages(str(PACKAGE.parent), include=found["include"],
+                                       exclude=found.get("exclude", ()))
+    runtime = {p for p in packages if "__pycache__" not in p}
+    assert "recsys.api" in runtime and "recsys.readmodel" in runtime
+    assert not {p for p in runtime if p.startswith("recsys.testing")}

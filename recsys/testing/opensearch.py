@@ -8,12 +8,10 @@ and ML Commons; the security plugin for the secured variant); this module runs i
 - :class:`OpenSearchNode`: start, wait for green, restart, stop (tests use it as a context
   manager); the secured variant turns TLS on with generated demo certificates and an admin
   password from ``OPENSEARCH_ADMIN_PASSWORD`` (as the compose file does);
-- :class:`OpenSearchCluster`: two or more such nodes forming one cluster on loopback (each
-  with its own data folder and port pair, all eligible as cluster manager); a node can be
-  killed and started again to rejoin;
-- ``python -m recsys.testing.opensearch start [--security] [--nodes N]`` (``make opensearch``,
-  ``make opensearch-cluster``) starts a node or a cluster that keeps running and prints
-  ``RECSYS_OPENSEARCH_URL=...`` last (the nodes' URLs, comma-separated); ``stop`` stops it.
+- :class:`~recsys.testing.opensearch_cluster.OpenSearchCluster`: two or more such nodes
+  forming one cluster;
+- :mod:`recsys.testing.opensearch_cli`: ``python -m recsys.testing.opensearch_cli start``
+  (``make opensearch``), a node or a cluster that keeps running.
 
 OpenSearch refuses to run as root: as root the node runs as the system user ``opensearch``
 (created when missing), like initdb runs as ``postgres``.
@@ -21,14 +19,12 @@ OpenSearch refuses to run as root: as root the node runs as the system user ``op
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -47,8 +43,7 @@ from recsys.testing.opensearch_dist import (
 )
 from recsys.testing.ports import free_port
 
-__all__ = ["VERSION", "OpenSearchCluster", "OpenSearchNode", "OpenSearchUnavailable",
-           "cache_dir", "prepare", "start_detached", "stop_detached"]
+__all__ = ["VERSION", "OpenSearchNode", "OpenSearchUnavailable", "cache_dir", "prepare"]
 
 RUN_AS = "opensearch"
 HEAP_MB = 512
@@ -267,156 +262,3 @@ class OpenSearchNode:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class OpenSearchCluster:
-    """Several :class:`OpenSearchNode` s forming one cluster on 127.0.0.1: each has its own
-    data folder and port pair, all are eligible as cluster manager (three survive the loss
-    of any one). Indexes the vector store creates get one replica per shard here
-    (:meth:`recsys.vectors.opensearch.OpenSearchVectorStore.replicas`), so a lost node
-    loses no vectors.
-
-    Args:
-        nodes: how many (at least 2; 3 keeps a cluster manager majority after one is lost).
-        heap_mb: each node's Java heap.
-    """
-
-    def __init__(self, nodes: int = 3, heap_mb: int = 256) -> None:
-        if nodes < 2:
-            raise ValueError("a cluster has at least 2 nodes (OpenSearchNode for one)")
-        name = f"recsys-cluster-{os.getpid()}-{free_port()}"
-        self.nodes = [OpenSearchNode(heap_mb=heap_mb, name=f"recsys-node-{i}",
-                                     cluster_name=name) for i in range(nodes)]
-
-    @property
-    def urls(self) -> list[str]:
-        return [node.url for node in self.nodes]
-
-    @property
-    def url(self) -> str:
-        """Every node's URL, comma-separated (what ``RECSYS_OPENSEARCH_URL`` takes)."""
-        return ",".join(self.urls)
-
-    def start(self, timeout: float = 300.0) -> str:
-        """Start every node and wait until the cluster is green with all of them."""
-        for node in self.nodes:
-            node.allocate()
-        seeds = [f"127.0.0.1:{node.transport_port}" for node in self.nodes]
-        for node in self.nodes:
-            node.seed_hosts, node.managers = seeds, [n.name for n in self.nodes]
-            node.launch()
-        self.wait_green(timeout)
-        return self.url
-
-    def alive(self) -> list[OpenSearchNode]:
-        return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
-
-    def wait_green(self, timeout: float = 300.0) -> None:
-        """Green with every node of the cluster in it (asked through a live node)."""
-        alive = self.alive()
-        if not alive:
-            raise OpenSearchUnavailable("no node of the cluster is running")
-        alive[0].wait_green(timeout, nodes=len(self.nodes))
-
-    def request(self, path: str, method: str = "GET", body: Any = None) -> Any:
-        """A JSON request through the first live node."""
-        return self.alive()[0].request(path, method, body)
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-
-    def __enter__(self) -> OpenSearchCluster:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-# -- a node that outlives the command (make opensearch) --------------------------------------
-
-
-def _state_file() -> Path:
-    return cache_dir() / "running.json"
-
-
-def start_detached(security: bool, nodes: int = 1) -> dict[str, Any]:
-    """Start a node (or a cluster of ``nodes``) that keeps running after this process ends;
-    its state goes to the cache."""
-    state_file = _state_file()
-    if state_file.is_file():
-        state = json.loads(state_file.read_text())
-        try:
-            for pid in state.get("pids", [state.get("pid")]):
-                os.kill(int(pid), 0)
-            return state  # one is running already
-        except (OSError, TypeError):
-            state_file.unlink()
-    if nodes > 1:
-        if security:
-            raise OpenSearchUnavailable("the secured variant runs as one node (--nodes 1)")
-        cluster = OpenSearchCluster(nodes)
-        cluster.start()
-        members = cluster.nodes
-        url = cluster.url
-    else:
-        node = OpenSearchNode(security=security)
-        node.start()
-        members, url = [node], node.url
-    state = {"pids": [n.process.pid for n in members if n.process is not None], "url": url,
-             "run_dirs": [str(n.run_dir) for n in members], "security": security,
-             "user": members[0].user}
-    state_file.write_text(json.dumps(state))
-    return state
-
-
-def stop_detached() -> bool:
-    """Stop what :func:`start_detached` started; False when nothing runs."""
-    state_file = _state_file()
-    if not state_file.is_file():
-        return False
-    state = json.loads(state_file.read_text())
-    for pid in state.get("pids", [state.get("pid")]):
-        try:
-            os.killpg(int(pid), signal.SIGTERM)
-            for _ in range(60):
-                os.kill(int(pid), 0)
-                time.sleep(1)
-        except (OSError, TypeError):
-            pass
-    for folder in state.get("run_dirs", [state.get("run_dir")]):
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
-    state_file.unlink()
-    return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recsys.testing.opensearch",
-                                     description="A local OpenSearch node (k-NN, ML Commons).")
-    parser.add_argument("action", choices=["start", "stop", "prepare"])
-    parser.add_argument("--security", action="store_true",
-                        help="TLS with demo certificates, admin password from "
-                             "OPENSEARCH_ADMIN_PASSWORD")
-    parser.add_argument("--nodes", type=int, default=1,
-                        help="start a cluster of this many nodes (each 256 MB of heap)")
-    args = parser.parse_args(argv)
-    try:
-        if args.action == "prepare":
-            print(prepare(args.security))
-        elif args.action == "stop":
-            print("stopped" if stop_detached() else "no node was running")
-        else:
-            state = start_detached(args.security, args.nodes)
-            if state.get("security"):
-                print("RECSYS_OPENSEARCH_USER=admin\nRECSYS_OPENSEARCH_VERIFY_CERTS=false")
-            print(f"RECSYS_OPENSEARCH_URL={state['url']}")
-    except OpenSearchUnavailable as exc:
-        print(f"opensearch: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
