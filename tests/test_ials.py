@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from recsys import datasets
 from recsys.algorithms.topk import standardise
 from recsys.models import ModelConfig, Recommender, ials
-from recsys.models.recommender import liking
+from recsys.models.ranker import liking
 
 
 def test_each_row_is_the_closed_form_ridge_solution() -> None:

@@ -17,6 +17,15 @@ import pandas as pd
 
 from recsys import rules
 from recsys.datasets import csvfile
+from recsys.datasets.checks import (
+    check_datetime,
+    check_int,
+    check_rating,
+    check_text,
+    check_unique_id,
+    keep,
+    read_raw,
+)
 from recsys.datasets.info import COURSE, DatasetInfo, read_info
 from recsys.datasets.tables import (
     COLUMNS,
@@ -34,151 +43,26 @@ from recsys.datasets.tables import (
 from recsys.errors import DataError
 
 
-def _read_table(path: Path, table: str, rej: Rejections, label: str | None = None,
-                optional_id: bool = False) -> pd.DataFrame:
-    """Read one CSV as strings, check its columns, add ``_line`` and ``_raw_id``; lines that
-    cannot be read at all (wrong field count, unclosed quote, bytes that are not UTF-8) go to
-    the report with their line number, and the readable rows are kept."""
-    label = label or table
-    block = csvfile.read_lines(path)
-    raw = block.rows
-    # a file written by pandas names the unnamed index column "Unnamed: 0"
-    raw.columns = ["" if str(c).startswith("Unnamed: 0") else c for c in raw.columns]
-    if optional_id and "" not in raw.columns:  # the unnamed score id column is optional
-        raw.insert(0, "", [str(i) for i in range(len(raw))])
-    required = list(COLUMNS[table]) + (list(GENRES) if table == "movies" else [])
-    absent = [c for c in required if c not in raw.columns]
-    if absent:
-        shown = ", ".join(repr(c) for c in absent)
-        found = [c for c in raw.columns if c != csvfile.LINE]
-        raise DataError(f"{path} lacks required column(s) {shown}; it has {found}")
-    raw = raw.rename(columns=COLUMNS[table])
-    raw["_raw_id"] = raw["id"]
-    for bad in block.bad:
-        rej.rows.append({"table": label, "line": bad.line, "id": "", "field": "(line)",
-                         "value": bad.text, "reason": bad.reason, "severity": "rejected"})
-    raw.attrs["unreadable"] = len(block.bad)
-    return raw
-
-
-def _read_raw(data_dir: Path, table: str, rej: Rejections) -> pd.DataFrame:
-    """One of the five course CSVs (see :func:`_read_table`)."""
-    path = data_dir / FILES[table]
-    if not path.is_file():
-        raise DataError(f"{path} is missing: expected the five course CSVs in {data_dir} "
-                        "(run `recsys data fetch`, or set RECSYS_DATA_DIR)")
-    return _read_table(path, table, rej)
-
-
-def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Whole numbers written as digits (nullable Int64; anything else <NA>), and a mask of
-    numbers too long to be in any accepted range."""
-    text = raw.astype(str).str.strip()
-    whole = text.str.match(rules.INTEGER_RE.pattern)
-    huge = whole & (text.str.lstrip("+-").str.len() > 18)
-    values = pd.to_numeric(text.where(whole & ~huge), errors="coerce").astype("Int64")
-    return values, huge
-
-
-def _check_int(rej: Rejections, table: str, df: pd.DataFrame, col: str,
-               lo: int = rules.MIN_ID, hi: int = rules.MAX_ID,
-               optional: bool = False) -> pd.Series:
-    """Whole numbers in ``lo..hi`` (``196.0``, ``3.5`` and ``1e3`` are not integers);
-    ``optional``: an empty field is fine (<NA>)."""
-    values, huge = _to_int(df[col])
-    given = ~(df[col].str.strip() == "") if optional else pd.Series(True, index=df.index)
-    rej.add(table, df, values.isna() & ~huge & given, col, f"{col} is not an integer")
-    out = huge | (values.notna() & ((values < lo) | (values > hi)))
-    rej.add(table, df, out, col, f"{col} must be between {lo} and {hi}")
-    return values
-
-
-def _check_text(rej: Rejections, table: str, df: pd.DataFrame, col: str,
-                optional: bool = False) -> pd.Series:
-    """Stripped text without control characters; empty is refused unless ``optional``
-    (then it becomes None)."""
-    values = df[col].str.strip()
-    if not optional:
-        rej.add(table, df, values == "", col, f"{col} is empty")
-    rej.add(table, df, values.str.contains(rules.CONTROL_CHARS_RE.pattern, regex=True), col,
-            f"{col} {rules.CONTROL_CHARS_MESSAGE}")
-    return values.where(values != "", None) if optional else values
-
-
-def _check_rating(rej: Rejections, table: str, df: pd.DataFrame,
-                  scale: rules.RatingScale) -> pd.Series:
-    """Ratings on ``scale``: whole stars as integers written as digits; half stars as
-    numbers (``3.5``, ``4`` or ``4.0``) on the 0.5 grid."""
-    if scale.whole:
-        return _check_int(rej, table, df, "rating", lo=int(scale.low), hi=int(scale.high))
-    text = df["rating"].str.strip()
-    values = pd.to_numeric(text.where(text.str.match(rules.DECIMAL_RE.pattern)),
-                           errors="coerce")
-    rej.add(table, df, values.isna(), "rating", "rating is not a number")
-    rej.add(table, df, values.notna() & ~scale.valid(values.to_numpy()), "rating",
-            scale.message())
-    return values
-
-
-def _check_datetime(rej: Rejections, table: str, df: pd.DataFrame, col: str, fmt: str,
-                    allow_empty: bool = False, instant: bool = False,
-                    warn_empty: bool = True) -> pd.Series:
-    """Dates in ``fmt``. ``instant``: a moment read as UTC, within the accepted range
-    (:data:`recsys.rules.EARLIEST_TIMESTAMP` .. one day from now). ``allow_empty``: an empty
-    field is NaT (reported as a warning when ``warn_empty``)."""
-    text = df[col].str.strip()
-    values = pd.to_datetime(text, format=fmt, errors="coerce")
-    empty = text == ""
-    if allow_empty and not warn_empty:
-        bad = values.isna() & ~empty
-    elif allow_empty:
-        rej.add(table, df, empty, col, f"{col} is unknown (no date given): kept with the date "
-                "unknown", severity="warning")
-        bad = values.isna() & ~empty
-    else:
-        bad = values.isna()
-    rej.add(table, df, bad, col, f"{col} is not a date in the format {fmt}")
-    if instant:
-        earliest = pd.Timestamp(rules.EARLIEST_TIMESTAMP).tz_localize(None)
-        latest = pd.Timestamp(rules.latest_timestamp()).tz_localize(None)
-        out = values.notna() & ((values < earliest) | (values > latest))
-        rej.add(table, df, out, col, rules.timestamp_range_message(col))
-    return values
-
-
-def _check_unique_id(rej: Rejections, table: str, df: pd.DataFrame,
-                     ids: pd.Series) -> None:
-    dup = ids.notna() & ids.duplicated(keep="first")
-    first_line = df["_line"].groupby(ids).transform("min")
-    rej.add(table, df, dup, "id",
-            lambda bad: "duplicate id " + bad["_raw_id"].astype(str)
-            + " (first at line " + first_line[bad.index].astype(str) + ")")
-
-
-def _keep(rej: Rejections, table: str, df: pd.DataFrame) -> pd.DataFrame:
-    return df[~df["_line"].isin(rej.lines(table))]
-
-
 def _score_block(rej: Rejections, df: pd.DataFrame, known_users: pd.Index,
                  known_movies: pd.Index, scale: rules.RatingScale, t: str) -> pd.DataFrame:
     """Validate one block of raw scores rows: types, ranges, references (duplicates are
     checked over the whole file afterwards, see :func:`_drop_duplicates`)."""
-    ids = _check_int(rej, t, df, "id", lo=0)  # scores.csv numbers its rows from 0
-    user_id = _check_int(rej, t, df, "user_id", lo=1)
-    movie_id = _check_int(rej, t, df, "movie_id", lo=1)
-    rating = _check_rating(rej, t, df, scale)
-    rated_at = _check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT, instant=True)
+    ids = check_int(rej, t, df, "id", lo=0)  # scores.csv numbers its rows from 0
+    user_id = check_int(rej, t, df, "user_id", lo=1)
+    movie_id = check_int(rej, t, df, "movie_id", lo=1)
+    rating = check_rating(rej, t, df, scale)
+    rated_at = check_datetime(rej, t, df, "rated_at", DATETIME_FORMAT, instant=True)
     rej.add(t, df, user_id.notna() & ~user_id.isin(known_users), "user_id",
             lambda bad: "user_id " + bad["user_id"].str.strip() + " is not a known user")
     rej.add(t, df, movie_id.notna() & ~movie_id.isin(known_movies), "movie_id",
             lambda bad: "movie_id " + bad["movie_id"].str.strip() + " is not a known movie")
     rejected = rej.lines(t, since=df["_line"].iloc[0] if len(df) else 0)
-    keep = ~df["_line"].isin(rejected)
-    return pd.DataFrame({"id": ids[keep].astype("int64"),
-                         "user_id": user_id[keep].astype("int32"),
-                         "movie_id": movie_id[keep].astype("int32"),
-                         "rating": rating[keep].astype("float32"),
-                         "rated_at": rated_at[keep], "_line": df["_line"][keep]})
+    kept = ~df["_line"].isin(rejected)
+    return pd.DataFrame({"id": ids[kept].astype("int64"),
+                         "user_id": user_id[kept].astype("int32"),
+                         "movie_id": movie_id[kept].astype("int32"),
+                         "rating": rating[kept].astype("float32"),
+                         "rated_at": rated_at[kept], "_line": df["_line"][kept]})
 
 
 def _drop_duplicates(rej: Rejections, t: str, scores: pd.DataFrame) -> pd.DataFrame:
@@ -287,10 +171,10 @@ def _score_dtypes(scores: pd.DataFrame, info: DatasetInfo) -> pd.DataFrame:
 def _persons(rej: Rejections, df: pd.DataFrame, info: DatasetInfo = COURSE) -> pd.DataFrame:
     """Persons; name and demographics may be empty when the dataset has none (``info``)."""
     t, optional = "persons", not info.demographics
-    ids = _check_int(rej, t, df, "id")
-    _check_unique_id(rej, t, df, ids)
-    name = _check_text(rej, t, df, "full_name", optional=not info.names)
-    birth = _check_int(rej, t, df, "birth_year", lo=rules.MIN_BIRTH_YEAR,
+    ids = check_int(rej, t, df, "id")
+    check_unique_id(rej, t, df, ids)
+    name = check_text(rej, t, df, "full_name", optional=not info.names)
+    birth = check_int(rej, t, df, "birth_year", lo=rules.MIN_BIRTH_YEAR,
                        hi=date.today().year, optional=optional)
     gender = df["gender"].str.strip().str.upper()
     given = gender != "" if optional else pd.Series(True, index=df.index)
@@ -299,7 +183,7 @@ def _persons(rej: Rejections, df: pd.DataFrame, info: DatasetInfo = COURSE) -> p
     zip_given = zips != "" if optional else pd.Series(True, index=df.index)
     rej.add(t, df, zip_given & ~zips.str.match(rules.ZIP_RE.pattern), "zip_code",
             rules.ZIP_MESSAGE)
-    return _keep(rej, t, pd.DataFrame({"id": ids, "full_name": name, "birth_year": birth,
+    return keep(rej, t, pd.DataFrame({"id": ids, "full_name": name, "birth_year": birth,
                                        "gender": gender.where(given, None),
                                        "zip_code": zips.where(zip_given, None),
                                        "_line": df["_line"]}))
@@ -308,30 +192,30 @@ def _persons(rej: Rejections, df: pd.DataFrame, info: DatasetInfo = COURSE) -> p
 def _users(rej: Rejections, df: pd.DataFrame, person_ids: set[int],
            info: DatasetInfo = COURSE) -> pd.DataFrame:
     t = "users"
-    ids = _check_int(rej, t, df, "id")
-    _check_unique_id(rej, t, df, ids)
-    occupation = _check_text(rej, t, df, "occupation", optional=not info.demographics)
-    since = _check_datetime(rej, t, df, "active_since", DATETIME_FORMAT, instant=True)
+    ids = check_int(rej, t, df, "id")
+    check_unique_id(rej, t, df, ids)
+    occupation = check_text(rej, t, df, "occupation", optional=not info.demographics)
+    since = check_datetime(rej, t, df, "active_since", DATETIME_FORMAT, instant=True)
     rej.add(t, df, ids.notna() & ~ids.isin(person_ids), "id",
             lambda bad: "user " + bad["_raw_id"] + " is not a known person")
-    return _keep(rej, t, pd.DataFrame({"id": ids, "occupation": occupation,
+    return keep(rej, t, pd.DataFrame({"id": ids, "occupation": occupation,
                                        "active_since": since, "_line": df["_line"]}))
 
 
 def _workers(rej: Rejections, df: pd.DataFrame, person_ids: set[int]) -> pd.DataFrame:
     t = "workers"
-    ids = _check_int(rej, t, df, "id")
-    _check_unique_id(rej, t, df, ids)
-    position = _check_text(rej, t, df, "position")
-    category = _check_text(rej, t, df, "category")
+    ids = check_int(rej, t, df, "id")
+    check_unique_id(rej, t, df, ids)
+    position = check_text(rej, t, df, "position")
+    category = check_text(rej, t, df, "category")
     hours = df["working_hours"].str.strip()
     parts = hours.str.extract(rules.WORKING_HOURS_RE).apply(pd.to_numeric, errors="coerce")
     bad_hours = parts.isna().any(axis=1) | (parts > 24).any(axis=1)
     rej.add(t, df, bad_hours, "working_hours", rules.WORKING_HOURS_MESSAGE)
-    start = _check_datetime(rej, t, df, "start_date", DATE_FORMAT)
+    start = check_datetime(rej, t, df, "start_date", DATE_FORMAT)
     rej.add(t, df, ids.notna() & ~ids.isin(person_ids), "id",
             lambda bad: "worker " + bad["_raw_id"] + " is not a known person")
-    return _keep(rej, t, pd.DataFrame({"id": ids, "position": position, "category": category,
+    return keep(rej, t, pd.DataFrame({"id": ids, "position": position, "category": category,
                                        "working_hours": hours, "start_date": start,
                                        "_line": df["_line"]}))
 
@@ -340,10 +224,10 @@ def _movies(rej: Rejections, df: pd.DataFrame, info: DatasetInfo = COURSE) -> pd
     """Movies with their genre flags (the 19, and IMAX where the file has that column); an
     empty release date is a warning only where the dataset has release dates."""
     t = "movies"
-    ids = _check_int(rej, t, df, "id")
-    _check_unique_id(rej, t, df, ids)
-    title = _check_text(rej, t, df, "title")
-    release = _check_datetime(rej, t, df, "release_date", RELEASE_DATE_FORMAT,
+    ids = check_int(rej, t, df, "id")
+    check_unique_id(rej, t, df, ids)
+    title = check_text(rej, t, df, "title")
+    release = check_datetime(rej, t, df, "release_date", RELEASE_DATE_FORMAT,
                               allow_empty=True, warn_empty=info.release_dates)
     names = list(GENRES) + [g for g in EXTRA_GENRES if g in df.columns]
     flags = pd.DataFrame(index=df.index)
@@ -354,7 +238,7 @@ def _movies(rej: Rejections, df: pd.DataFrame, info: DatasetInfo = COURSE) -> pd
     genre_names = np.array(names, dtype=object)
     genres = [list(genre_names[row]) for row in flags.to_numpy()]
     url = df["imdb_url"].str.strip()
-    return _keep(rej, t, pd.DataFrame({
+    return keep(rej, t, pd.DataFrame({
         "id": ids, "title": title, "release_date": release,
         "imdb_url": url.where(url != "", None), "genres": genres, "_line": df["_line"]}))
 
@@ -397,7 +281,7 @@ def load(data_dir: str | Path, report_dir: str | Path | None = None,
     data_dir = Path(data_dir)
     info = read_info(data_dir)
     rej = Rejections()
-    raw = {table: _read_raw(data_dir, table, rej) for table in FILES if table != "scores"}
+    raw = {table: read_raw(data_dir, table, rej) for table in FILES if table != "scores"}
     persons = _persons(rej, raw["persons"], info)
     person_ids = set(persons["id"].astype(int))
     users = _users(rej, raw["users"], person_ids, info)

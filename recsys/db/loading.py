@@ -33,7 +33,6 @@ from sqlalchemy import (
     Table,
     and_,
     exists,
-    func,
     insert,
     not_,
     or_,
@@ -44,25 +43,20 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from recsys.datasets.tables import FILES, Dataset
+from recsys.datasets.tables import Dataset
 from recsys.db import info as described
 from recsys.db.bulk import bulk_insert, sync_identity
 from recsys.db.create import create_schema
 from recsys.db.engine import SQLITE_BEGIN, connection_problem, masked
+from recsys.db.guards import SOURCE_TABLES, check_scale, check_shrink, check_sources, row_counts
 from recsys.db.schema import GENERATED_ID_TABLES, TABLES_IN_ORDER, Base, movie_genres
-from recsys.errors import DatabaseError, IngestRefused
+from recsys.errors import DatabaseError
 
-#: Source tables in dependency order (parents first).
-SOURCE_TABLES = ["persons", "users", "workers", "genres", "movies", "movie_genres", "scores"]
 #: Tables computed from the source tables (cleared by replace, kept by merge).
 DERIVED_TABLES = ["predictions", "clusters", "user_clusters"]
-#: Source tables that must not come out empty (a dataset without workers is fine).
-REQUIRED = ("persons", "users", "movies", "scores")
 #: Key columns of each merged table.
 KEYS = {"persons": ["id"], "users": ["id"], "workers": ["id"], "movies": ["id"],
         "scores": ["user_id", "movie_id"]}
-#: A table may not shrink below this share of its rows without ``force``.
-KEEP_AT_LEAST = 0.5
 LOCK_TIMEOUT = "5s"
 ATTEMPTS = 3
 #: PostgreSQL error codes worth a retry: deadlock, lock timeout, serialization failure.
@@ -123,50 +117,6 @@ def frames_for(dataset: Dataset) -> dict[str, pd.DataFrame]:
                                       "genre": links["genres"].astype(str)}),
         "scores": dataset.scores[["id", "user_id", "movie_id", "rating", "rated_at"]],
     }
-
-
-# -- guards --------------------------------------------------------------------------------------
-
-
-def _counts(conn: Connection, names: list[str]) -> dict[str, int]:
-    tables = Base.metadata.tables
-    return {name: int(conn.execute(select(func.count()).select_from(tables[name])).scalar_one())
-            for name in names}
-
-
-def check_sources(frames: dict[str, pd.DataFrame], force: bool) -> None:
-    """Refuse a source table with no valid row (unless ``force``)."""
-    if force:
-        return
-    empty = [name for name in REQUIRED if frames[name].empty]
-    if empty:
-        shown = ", ".join(f"{FILES.get(name, name)} ({name})" for name in empty)
-        raise IngestRefused(f"no valid rows in {shown}: refusing to ingest, nothing changed "
-                            "(see the load report; pass --force to load it anyway)")
-
-
-def check_shrink(before: dict[str, int], after: dict[str, int], force: bool) -> None:
-    """Refuse when a source table would lose more than half of its rows (unless ``force``)."""
-    if force:
-        return
-    shrinking = [f"{name} from {before[name]} to {after[name]} rows"
-                 for name in SOURCE_TABLES
-                 if before.get(name, 0) and after.get(name, 0) < KEEP_AT_LEAST * before[name]]
-    if shrinking:
-        raise IngestRefused("ingest would shrink " + ", ".join(shrinking)
-                            + ": refusing, nothing changed (pass --force to do it anyway)")
-
-
-def check_scale(conn: Connection, dataset: Dataset) -> None:
-    """Refuse to merge ratings on one scale into a database holding ratings on another."""
-    held = described.read(conn)
-    incoming = dataset.info.rating_scale
-    if held.rating_scale != incoming and conn.execute(
-            select(func.count()).select_from(Base.metadata.tables["scores"])).scalar_one():
-        raise IngestRefused(
-            f"the database holds {held.name} ratings on the {held.rating_scale.name} scale, "
-            f"the data ({dataset.info.name}) is on the {incoming.name} scale: merging would mix "
-            "them; refusing, nothing changed (use --replace, or another database)")
 
 
 # -- locking -------------------------------------------------------------------------------------
@@ -250,7 +200,7 @@ def _load_empty(conn: Connection, frames: dict[str, pd.DataFrame]) -> None:
 def _replace(conn: Connection, frames: dict[str, pd.DataFrame], force: bool) -> IngestReport:
     everything = [t.name for t in TABLES_IN_ORDER]
     _lock(conn, everything, "ACCESS EXCLUSIVE")
-    before = _counts(conn, everything)
+    before = row_counts(conn, everything)
     sources = {name: len(frames[name]) for name in SOURCE_TABLES}
     check_shrink(before, sources, force)
     if conn.dialect.name == "postgresql":
@@ -259,7 +209,7 @@ def _replace(conn: Connection, frames: dict[str, pd.DataFrame], force: bool) -> 
         for table in reversed(TABLES_IN_ORDER):
             conn.execute(table.delete())
     _load_empty(conn, frames)
-    after = _counts(conn, everything)
+    after = row_counts(conn, everything)
     report = IngestReport("replace")
     for name in everything:
         report.changes[name] = TableChange(
@@ -292,7 +242,7 @@ def _merge_table(conn: Connection, name: str, frame: pd.DataFrame) -> TableChang
     target = Base.metadata.tables[name]
     keys = KEYS[name]
     values = [c for c in frame.columns if c not in keys and c != "id"]
-    change = TableChange(name, before=_counts(conn, [name])[name], source=len(frame))
+    change = TableChange(name, before=row_counts(conn, [name])[name], source=len(frame))
     if frame.empty:
         change.kept = change.after = change.before
         return change
@@ -327,7 +277,7 @@ def _merge_table(conn: Connection, name: str, frame: pd.DataFrame) -> TableChang
 def _merge_genres(conn: Connection, frames: dict[str, pd.DataFrame]) -> list[TableChange]:
     """Genres by name (new names get new ids); each source movie's links become the source's."""
     genres = Base.metadata.tables["genres"]
-    before = _counts(conn, ["genres", "movie_genres"])
+    before = row_counts(conn, ["genres", "movie_genres"])
     known = dict(conn.execute(select(genres.c.name, genres.c.id)).all())
     wanted = list(dict.fromkeys([*frames["genres"]["name"], *frames["movie_genres"]["genre"]]))
     missing = [g for g in wanted if g not in known]
@@ -347,7 +297,7 @@ def _merge_genres(conn: Connection, frames: dict[str, pd.DataFrame]) -> list[Tab
     conn.execute(movie_genres.delete().where(mine))
     movies.drop(conn)
     bulk_insert(conn, "movie_genres", wanted_links)
-    after = _counts(conn, ["genres", "movie_genres"])
+    after = row_counts(conn, ["genres", "movie_genres"])
     return [TableChange("genres", before=before["genres"], source=len(wanted),
                         inserted=len(missing), unchanged=len(wanted) - len(missing),
                         kept=before["genres"] - (len(wanted) - len(missing)),
@@ -361,11 +311,11 @@ def _merge_genres(conn: Connection, frames: dict[str, pd.DataFrame]) -> list[Tab
 
 def _merge(conn: Connection, frames: dict[str, pd.DataFrame], force: bool) -> IngestReport:
     _lock(conn, SOURCE_TABLES, "SHARE ROW EXCLUSIVE")
-    before = _counts(conn, [t.name for t in TABLES_IN_ORDER])
+    before = row_counts(conn, [t.name for t in TABLES_IN_ORDER])
     report = IngestReport("merge")
     if not any(before[name] for name in SOURCE_TABLES):  # first load: the fast path
         _load_empty(conn, frames)
-        after = _counts(conn, list(before))
+        after = row_counts(conn, list(before))
         for name in before:
             report.changes[name] = TableChange(name, source=len(frames.get(name, ())),
                                                inserted=after[name], after=after[name])
@@ -375,7 +325,7 @@ def _merge(conn: Connection, frames: dict[str, pd.DataFrame], force: bool) -> In
     for change in _merge_genres(conn, frames):
         report.changes[change.table] = change
     report.changes["scores"] = _merge_table(conn, "scores", frames["scores"])
-    after = _counts(conn, list(before))
+    after = row_counts(conn, list(before))
     check_shrink(before, after, force)
     for name in DERIVED_TABLES:
         report.changes[name] = TableChange(name, before=before[name], kept=after[name],

@@ -42,6 +42,18 @@ L2_START = 1
 #: Validation users the lambda search ranks for (a seeded sample when there are more).
 L2_SEARCH_USERS = 3_000
 
+#: The liking score: log sigmoid((r - LIKING_THRESHOLD) / LIKING_SCALE) of a predicted rating
+#: r, the log-chance that it lands at 4 stars or more (the evaluation's relevant ratings;
+#: the scale was chosen on the benchmark's folds, bench/RESULTS.md).
+LIKING_THRESHOLD = LIKED_RATING - 0.5
+LIKING_SCALE = 0.5
+
+
+def liking(ratings: np.ndarray) -> np.ndarray:
+    """The log-chance that each predicted rating means the user likes the movie."""
+    return -np.logaddexp(0.0, -(ratings - LIKING_THRESHOLD) / LIKING_SCALE)
+
+
 
 def climb(ladder: tuple[float, ...], measure: Callable[[float], float],
           start: int = L2_START) -> tuple[float, dict[float, float]]:

@@ -38,19 +38,8 @@ from recsys.errors import ModelError
 from recsys.models import state as fitting
 from recsys.models.config import ModelConfig
 from recsys.models.distribute import Strategy
+from recsys.models.ranker import liking
 from recsys.models.state import FittedModel, catalogue_fingerprint
-from recsys.rules import LIKED_RATING
-
-#: The liking score: log sigmoid((r - LIKING_THRESHOLD) / LIKING_SCALE) of a predicted rating
-#: r, the log-chance that it lands at 4 stars or more (the evaluation's relevant ratings;
-#: the scale was chosen on the benchmark's folds, bench/RESULTS.md).
-LIKING_THRESHOLD = LIKED_RATING - 0.5
-LIKING_SCALE = 0.5
-
-
-def liking(ratings: np.ndarray) -> np.ndarray:
-    """The log-chance that each predicted rating means the user likes the movie."""
-    return -np.logaddexp(0.0, -(ratings - LIKING_THRESHOLD) / LIKING_SCALE)
 
 RECOMMENDATION_COLUMNS = ["rank", "movie_id", "score", "predicted_rating"]
 
@@ -354,28 +343,13 @@ class Recommender:
             "predicted_rating": predicted})
 
     # -- embeddings ----------------------------------------------------------------------------
-    def _embeddings(self, entity: str) -> pd.DataFrame:
-        """Learned vectors of ``entity`` ("movie" or "user"), one row per database id (the
-        exported hybrid factors, or the reference network's embedding table)."""
-        state = self.fitted
-        if state.factors is not None:
-            vectors = getattr(state.factors, f"{entity}_vectors")[1:]
-        else:
-            from recsys.models import networks
-
-            vectors = networks.embedding_table(state.networks[0], entity)[1:]
-        ids = state.movies.ids if entity == "movie" else state.users.ids
-        frame = pd.DataFrame(vectors, columns=[f"e{i}" for i in range(vectors.shape[1])])
-        frame.index = pd.Index(ids, name=f"{entity}_id")
-        return frame
-
     def movie_embeddings(self) -> pd.DataFrame:
         """One row per movie id: the learned movie vector (ID factors + side projection)."""
-        return self._embeddings("movie")
+        return fitting.embedding_frame(self.fitted, "movie")
 
     def user_embeddings(self) -> pd.DataFrame:
         """One row per user id: the learned user vector (ID + side + implicit parts)."""
-        return self._embeddings("user")
+        return fitting.embedding_frame(self.fitted, "user")
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, root: str | os.PathLike[str], metrics: dict[str, Any] | None = None,

@@ -87,6 +87,21 @@ class FittedModel:
     autorec_weights: list[np.ndarray] | None = None
 
 
+def embedding_frame(state: FittedModel, entity: str) -> pd.DataFrame:
+    """Learned vectors of ``entity`` ("movie" or "user"), one row per database id (the
+    exported hybrid factors, or the reference network's embedding table)."""
+    if state.factors is not None:
+        vectors = getattr(state.factors, f"{entity}_vectors")[1:]
+    else:
+        from recsys.models import networks
+
+        vectors = networks.embedding_table(state.networks[0], entity)[1:]
+    ids = state.movies.ids if entity == "movie" else state.users.ids
+    frame = pd.DataFrame(vectors, columns=[f"e{i}" for i in range(vectors.shape[1])])
+    frame.index = pd.Index(ids, name=f"{entity}_id")
+    return frame
+
+
 def fingerprint(scores: pd.DataFrame) -> str:
     """SHA-256 of the (user, movie, rating) triples, order-independent (half stars are
     counted in half steps, so every scale hashes exactly)."""
