@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from support import REPO, TRAIN, clean_env, fresh_clone, serve_world, train_metrics
 
 from recsys import datasets, db
 from recsys.db.schema import Base
-from recsys.testing.ports import free_port
 from recsys.testing.postgres import TemporaryPostgres
 
-REPO = Path(__file__).resolve().parent.parent
+UNIT = Path(__file__).resolve().parent / "unit"
 
 # -- lanes ------------------------------------------------------------------------------------
 #: Markers that keep a test out of the fast lane (`make test-fast`, `pytest -m fast`): it
@@ -42,6 +39,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(marker)
         if not any(item.get_closest_marker(name) for name in COSTLY):
             item.add_marker("fast")
+    # the folders follow the costs: tests/unit is all fast lane (integration: real databases,
+    # OpenSearch, trained networks; system: the commands and servers as users run them)
+    costly = [item.nodeid for item in items if UNIT in Path(str(item.path)).parents
+              and item.get_closest_marker("fast") is None]
+    if costly:
+        raise pytest.UsageError(f"tests/unit holds only fast tests; move these to "
+                                f"tests/integration or tests/system: {costly}")
 
 
 @pytest.fixture(autouse=True)
@@ -157,35 +161,6 @@ def api_model(api_data: datasets.Dataset, api_model_root: Path) -> Any:
     return model
 
 
-def free_pairs(data: datasets.Dataset, n: int) -> list[tuple[int, int]]:
-    """``n`` (user, movie) pairs nobody has rated yet, in a fixed order."""
-    rated = set(zip(data.scores["user_id"], data.scores["movie_id"]))
-    pairs = [(int(u), int(m)) for u in sorted(data.scores["user_id"].unique())
-             for m in sorted(data.movies["id"]) if (u, m) not in rated]
-    assert len(pairs) >= n
-    return pairs[:n]
-
-
-def serve_world(engine: Engine, data: datasets.Dataset, model: Any, folder: Path,
-                top_n: int = 20) -> dict[str, Any]:
-    """Everything the API serves from, built for real: ``data`` ingested (replacing what
-    ``engine`` held), vectors indexed, batch predictions and clusters stored. Returns the
-    keyword arguments of ``create_app``."""
-    from recsys.config import Settings
-    from recsys.predictions import batch
-    from recsys.vectors import clustering, embeddings
-    from recsys.vectors.local import LocalVectorStore
-
-    db.ingest(data, engine, replace=True, force=True)
-    store = LocalVectorStore(folder / "vectors")
-    embeddings.index_all(data, store, model)
-    batch.run(engine, model, top_n=top_n)
-    result = clustering.cluster_users(model.user_embeddings(), k=3, seed=0)
-    clustering.store(engine, result, clustering.profiles(data, result), model.version)
-    settings = Settings(data_dir=folder, var_dir=folder, database_url=str(engine.url))
-    return {"settings": settings, "engine": engine, "store": store, "model": model}
-
-
 @pytest.fixture
 def app(loaded: Engine, api_data: datasets.Dataset, api_model: Any,
         tmp_path: Path) -> Iterator[Any]:
@@ -201,26 +176,6 @@ def app(loaded: Engine, api_data: datasets.Dataset, api_model: Any,
 def client(app: Any) -> Any:
     """A test client of :func:`app`."""
     return app.test_client()
-
-
-def fresh_clone(target: Path) -> Path:
-    """The repository's tracked and new files copied to ``target``, like a clone (no var/,
-    runs/ or ignored files)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
-
-
-def clean_env(tmp_path: Path, clone: Path, **extra: str) -> dict[str, str]:
-    """No RECSYS_* variable but the ones given; the clone's package first on the path."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECSYS_")}
-    env.update(PYTHONPATH=str(clone), HOME=str(tmp_path), **extra)
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -241,55 +196,7 @@ def synthetic_pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
     return {"clone": clone, "env": env, "done": done, "runs": root / "runs"}
 
 
-
-@contextmanager
-def served(cwd: Path, env: dict[str, str], wait: float = 90.0, workers: int = 1,
-           log: Path | None = None) -> Iterator[str]:
-    """``recsys serve`` (gunicorn, ``workers`` workers) started as users start it; yields its
-    URL once /ping answers, and stops it afterwards. Its console goes to ``log`` (a file, so a
-    chatty server never blocks on a full pipe)."""
-    import tempfile
-    import time
-    import urllib.request
-
-    port = free_port()
-    console = open(log, "w+") if log else tempfile.TemporaryFile("w+")  # noqa: SIM115
-    server = subprocess.Popen([sys.executable, "-m", "recsys.cli", "serve", "--port", str(port),
-                               "--workers", str(workers)], cwd=cwd, env=env,
-                              stdout=subprocess.DEVNULL, stderr=console, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                urllib.request.urlopen(base + "/ping", timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    console.seek(0)
-                    pytest.fail("recsys serve did not answer: " + console.read()[-2000:])
-                time.sleep(0.3)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        console.close()
-
-
 # -- training past one machine: one dataset, one single-worker run to compare against ------------
-
-#: ``recsys train`` as the distributed tests run it (a 10 % holdout, one network of up to 4
-#: epochs: what is compared is one worker against several, on the same configuration).
-TRAIN = [sys.executable, "-m", "recsys.cli", "train", "--holdout", "0.1", "--epochs", "4",
-         "--ensemble", "1"]
-
-
-def train_metrics(output: str) -> dict[str, Any]:
-    """The metrics JSON ``recsys train`` prints (from its first ``{`` line to the ``}``)."""
-    lines = output.splitlines()
-    start = lines.index("{")
-    end = lines.index("}", start)
-    return json.loads("\n".join(lines[start:end + 1]))
 
 
 @pytest.fixture(scope="session")
@@ -321,12 +228,3 @@ def one_worker_metrics(training_world: dict[str, str],
     return train_metrics(done.stdout)
 
 
-def as_good_as_one_worker(together: dict[str, Any], alone: dict[str, Any]) -> None:
-    """Same quality as one worker: within noise of it, and still ahead of the biases
-    baseline (on the holdout of the same ratings)."""
-    results = together["holdout"]["results"]
-    model, biases = results["model"], results["biases"]
-    reference = alone["holdout"]["results"]["model"]
-    assert model["rmse"] <= reference["rmse"] + 0.03, (model, reference)
-    assert model["rmse"] < biases["rmse"], (model, biases)
-    assert model["ndcg@10"] >= reference["ndcg@10"] - 0.03, (model, reference)

@@ -1,0 +1,98 @@
+"""``recsys pipeline`` (recsys/pipeline/runner.py): every notebook on synthetic data, a failure
+named with its cell, no password in the run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from recsys.pipeline import runner as pipeline
+
+
+@pytest.mark.training
+@pytest.mark.server
+def test_pipeline_runs_every_notebook_on_synthetic_data(
+        synthetic_pipeline: dict[str, Any]) -> None:
+    done = synthetic_pipeline["done"]
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = next(synthetic_pipeline["runs"].iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [s["notebook"] for s in summary["steps"]] == list(pipeline.NOTEBOOKS)
+    assert all(s["status"] == "ok" for s in summary["steps"])
+    assert summary["parameters"]["epochs"] == 4 and summary["parameters"]["synthetic"] is True
+    metrics = summary["metrics"]
+    assert metrics["01_ingestion"]["counts"]["scores"] > 0
+    assert metrics["04_training"]["holdout"]["results"]["model"]["rmse"] > 0
+    assert metrics["04_training"]["holdout"]["results"]["previous"]["rmse"] > 0
+    assert metrics["05_batch_prediction"]["rows"] > 0
+    assert set(metrics["07_api_smoke"]["statuses"].values()) <= {200, 201}
+    assert set(metrics["07_api_smoke"]["errors"].values()) <= {400, 404}
+    assert (run_dir / "summary.md").read_text().startswith("# Pipeline run")
+    executed = nbformat.read(run_dir / "04_training.ipynb", as_version=4)
+    images = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 3, "figures are rendered as images"
+
+
+@pytest.mark.server
+def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("run_dir = ''\nvalue = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("x = value + 1"),
+                nbformat.v4.new_code_cell("raise ValueError('planted failure')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / "01_ok.ipynb")
+    nbformat.write(nb, folder / "02_broken.ipynb")
+    with pytest.raises(pipeline.PipelineError,
+                       match=r"notebook 01_ok failed in cell \d+ \(ValueError: planted failure\)"):
+        pipeline.run({"value": 5}, ("01_ok", "02_broken"), notebooks_dir=folder,
+                     runs_dir=tmp_path / "runs", progress=False)
+    summary = json.loads(next((tmp_path / "runs").iterdir()).joinpath("summary.json")
+                         .read_text())
+    assert summary["steps"][0]["status"] == "failed" and len(summary["steps"]) == 1
+
+
+@pytest.mark.postgres
+def test_a_database_password_never_reaches_the_run_folder(tmp_path: Path,
+                                                          postgres_url: str) -> None:
+    """The URL reaches the kernels by environment: the notebook connects with it, and neither
+    the executed notebook, its metrics nor the summary contain the password."""
+    import hashlib
+
+    from sqlalchemy.engine import make_url
+
+    password = "n0t-0n-d1sk-7f3a"  # the throwaway cluster trusts loopback: any password works
+    url = make_url(postgres_url).set(password=password).render_as_string(hide_password=False)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("run_dir = ''\ndatabase_url = ''\nexpected = ''")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import hashlib\nfrom recsys import db, notebook\n"
+        "settings = notebook.setup(database_url=database_url, fetch=False)\n"
+        "assert hashlib.sha256(settings.database_url.encode()).hexdigest() == expected\n"
+        "db.check_connection(db.make_engine(settings.database_url))\n"
+        "notebook.record(run_dir, '01_connect', database=str(settings.database_url))")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / "01_connect.ipynb")
+    result = pipeline.run({"database_url": url,
+                           "expected": hashlib.sha256(url.encode()).hexdigest()},
+                          ("01_connect",), notebooks_dir=folder, runs_dir=tmp_path / "runs",
+                          progress=False)
+    assert result.steps[0]["status"] == "ok"
+    written = [p for p in result.run_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"01_connect.ipynb", "summary.json", "summary.md"}
+    leaks = [p.name for p in written if password in p.read_text(errors="replace")]
+    assert leaks == [], f"the password is written to {leaks}"
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["parameters"]["database_url"] == make_url(url).render_as_string()
