@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from recsys.errors import RecsysError
+
+T = TypeVar("T")
 
 #: A rating at least this high means "liked": relevant in ranking metrics, the movies behind
 #: an explanation, the taste in content vectors and cluster profiles.
@@ -128,13 +131,17 @@ HALF_STARS = RatingScale("half-stars", 0.5, 5.0, 0.5)
 SCALES = {scale.name: scale for scale in (STARS, HALF_STARS)}
 
 
+def one_of(known: Mapping[str, T], name: str, what: str, error: type[Exception]) -> T:
+    """``known[name]``, or ``error`` saying the ``what`` is unknown and listing the names."""
+    try:
+        return known[name]
+    except KeyError:
+        raise error(f"unknown {what} {name!r}; expected one of {', '.join(known)}") from None
+
+
 def scale_named(name: str) -> RatingScale:
     """A known scale by name (``stars`` or ``half-stars``)."""
-    try:
-        return SCALES[name]
-    except KeyError:
-        raise RuleError(f"unknown rating scale {name!r}; expected one of "
-                        f"{', '.join(SCALES)}") from None
+    return one_of(SCALES, name, "rating scale", RuleError)
 
 
 def timestamp_range_message(field: str) -> str:

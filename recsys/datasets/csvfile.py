@@ -60,14 +60,20 @@ def _decode_header(raw: bytes, path: Path) -> list[str]:
         raise DataError(f"{path}: the header line cannot be parsed ({exc})") from None
 
 
+def _read_header(handle: BinaryIO, path: Path) -> list[str]:
+    """The column names on the first line of an open file (a :class:`DataError` when the
+    file is empty)."""
+    first = handle.readline()
+    if not first:
+        raise DataError(f"{path} is empty: expected a header line with the column names")
+    return _decode_header(first, path)
+
+
 def header(path: str | Path) -> list[str]:
     """The column names of a CSV file (its first line)."""
     path = Path(path)
     with path.open("rb") as handle:
-        first = handle.readline()
-    if not first:
-        raise DataError(f"{path} is empty: expected a header line with the column names")
-    return _decode_header(first, path)
+        return _read_header(handle, path)
 
 
 def _shown(raw: bytes) -> str:
@@ -156,10 +162,7 @@ def iter_blocks(path: str | Path) -> Iterator[Block]:
     """The file's records in blocks of up to :data:`BLOCK_LINES` lines (bounded memory)."""
     path = Path(path)
     with path.open("rb") as handle:
-        first = handle.readline()
-        if not first:
-            raise DataError(f"{path} is empty: expected a header line with the column names")
-        columns = _decode_header(first, path)
+        columns = _read_header(handle, path)
         for lines, numbers in _lines(handle, 2):
             yield _fast(lines, numbers, columns) or _slow(lines, numbers, columns)
 

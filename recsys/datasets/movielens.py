@@ -34,7 +34,7 @@ from recsys.datasets.files import atomic_write_text
 from recsys.datasets.info import ML100K_INFO, MOVIELENS, DatasetInfo, write_info
 from recsys.datasets.tables import FILES, GENRES
 from recsys.errors import DataError
-from recsys.rules import HALF_STARS, STARS
+from recsys.rules import HALF_STARS, STARS, one_of
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
 #: Genres some archives have beyond the course's 19 (a 0/1 column each, after those).
@@ -97,11 +97,7 @@ assert tuple(ARCHIVES) == MOVIELENS
 
 def archive_named(name: str) -> Archive:
     """The registered archive called ``name`` (a :class:`DataError` listing the names)."""
-    try:
-        return ARCHIVES[name]
-    except KeyError:
-        raise DataError(f"unknown dataset {name!r}; expected one of "
-                        f"{', '.join(ARCHIVES)}") from None
+    return one_of(ARCHIVES, name, "dataset", DataError)
 
 
 # -- reading the archive members -------------------------------------------------------------

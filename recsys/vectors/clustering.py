@@ -117,11 +117,14 @@ def cluster_users(vectors: pd.DataFrame, k: int | None = None, max_k: int = 10,
     if k < 2 or k >= len(vectors):
         raise UsageError(f"k must be between 2 and {len(vectors) - 1}, got {k}")
     x = _normalise(vectors)
-    if backend == "opensearch":
-        labels = opensearch_kmeans(client, vectors, k)
-    else:
+    labels = opensearch_labels(client, vectors, k) if backend == "opensearch" else None
+    if labels is None:
         from sklearn.cluster import KMeans
 
+        if backend == "opensearch":
+            log.warning("k-means (opensearch) put every user in one cluster %d times; "
+                        "clustered with scikit-learn instead", KMEANS_DRAWS)
+            backend = "sklearn"
         labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
     labels = _relabel_by_size(np.asarray(labels))
     found = int(labels.max()) + 1
@@ -153,6 +156,26 @@ def kmeans_request(vectors: pd.DataFrame, k: int, iterations: int = 25) -> dict[
     return {"parameters": {"centroids": int(k), "iterations": int(iterations),
                            "distance_type": "COSINE"},
             "input_data": {"column_metas": columns, "rows": rows}}
+
+
+#: ML Commons' k-means starts from random centroids (it takes no seed): how many draws to try
+#: before an answer with fewer non-empty clusters than asked is kept.
+KMEANS_DRAWS = 3
+
+
+def opensearch_labels(client: Any, vectors: pd.DataFrame, k: int) -> np.ndarray | None:
+    """Cluster ids from ML Commons: the first of up to :data:`KMEANS_DRAWS` draws that fills
+    all ``k`` clusters, else the draw that fills the most; None when every draw put all the
+    users in one cluster (nothing to show: the caller clusters another way)."""
+    best: np.ndarray | None = None
+    for _ in range(KMEANS_DRAWS):
+        labels = opensearch_kmeans(client, vectors, k)
+        filled = len(np.unique(labels))
+        if best is None or filled > len(np.unique(best)):
+            best = labels
+        if filled == k:
+            break
+    return best if best is not None and len(np.unique(best)) > 1 else None
 
 
 def opensearch_kmeans(client: Any, vectors: pd.DataFrame, k: int,

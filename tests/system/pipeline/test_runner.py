@@ -77,7 +77,7 @@ def test_a_database_password_never_reaches_the_run_folder(tmp_path: Path,
     params = nbformat.v4.new_code_cell("run_dir = ''\ndatabase_url = ''\nexpected = ''")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "import hashlib\nfrom recsys import db, notebook\n"
+        "import hashlib\nfrom recsys import db\nfrom recsys.pipeline import notebook\n"
         "settings = notebook.setup(database_url=database_url, fetch=False)\n"
         "assert hashlib.sha256(settings.database_url.encode()).hexdigest() == expected\n"
         "db.check_connection(db.make_engine(settings.database_url))\n"
