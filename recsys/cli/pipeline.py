@@ -53,6 +53,9 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     print(f"\n  {'notebook':<22} {'status':<6} {'seconds':>9}")
     for step in result.steps:
         print(f"  {step['notebook']:<22} {step['status']:<6} {step['seconds']:>9.1f}")
+    line = pipeline.quality(result.metrics)
+    if line:
+        print(line)
     print(f"Pipeline finished in {time.perf_counter() - start:.0f} s: executed notebooks and "
           f"summary in {result.run_dir}")
     return 0

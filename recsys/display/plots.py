@@ -17,6 +17,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 BLUE, RED, GREEN, GREY = "#4C72B0", "#C44E52", "#55A868", "#8C8C8C"
+#: Colours for categories, none of them grey (grey means "other" or "not the point").
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3",
+           "#CCB974", "#64B5CD", "#2F4B7C")
+#: Value labels sit on a white box: a reference line passing behind them never crosses text.
+LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none",
+             "alpha": 0.85}
 #: Averages resting on fewer ratings than this are drawn faded and flagged.
 FEW = 50
 
@@ -55,10 +61,13 @@ def bar(table: pd.DataFrame, x: str, y: str, title: str, xlabel: str | None = No
 
 
 def mean_bars(table: pd.DataFrame, key: str, title: str, mean: str = "mean_rating",
-              count: str = "ratings", overall: float | None = None) -> Figure:
-    """Average ratings per group, best first, each bar labelled with its number of ratings;
-    groups with fewer than :data:`FEW` ratings are faded (their average is fragile)."""
-    table = table.sort_values([mean, key], ascending=[False, True])
+              count: str = "ratings", overall: float | None = None,
+              by_value: bool = True) -> Figure:
+    """Average ratings per group, best first (``by_value`` False: in the table's order, e.g.
+    birth bands by date), each bar labelled with its number of ratings; groups with fewer
+    than :data:`FEW` ratings are faded (their average is fragile)."""
+    if by_value:
+        table = table.sort_values([mean, key], ascending=[False, True])
     fig, ax = _figure(7.0, max(3.0, 0.32 * len(table) + 1.0))
     labels = table[key].astype(str)
     colors = [BLUE if n >= FEW else "#B8C7E0" for n in table[count]]
@@ -68,9 +77,10 @@ def mean_bars(table: pd.DataFrame, key: str, title: str, mean: str = "mean_ratin
     ax.set_xlim(low, min(5.0, float(table[mean].max()) + 0.45))
     for position, (value, n) in enumerate(zip(table[mean], table[count])):
         ax.annotate(f"{value:.2f}  (n={n:,})", (value, position), xytext=(3, 0),
-                    textcoords="offset points", va="center", fontsize=8)
+                    textcoords="offset points", va="center", fontsize=8, bbox=LABEL_BOX,
+                    zorder=3)
     if overall is not None:
-        ax.axvline(overall, color=RED, linestyle="--", linewidth=1,
+        ax.axvline(overall, color=RED, linestyle="--", linewidth=1, zorder=1,
                    label=f"all ratings: {overall:.2f}")
         ax.legend(loc="lower right", fontsize=8)
     ax.set(title=title, xlabel=f"average rating (axis starts at {low:.1f}; faded: fewer "
@@ -103,16 +113,23 @@ def line(table: pd.DataFrame, x: str, y: str, title: str, xlabel: str | None = N
 
 
 def decades(years: pd.Series, extremes: pd.DataFrame, title: str) -> Figure:
-    """Movies per release decade, the oldest and newest movie named in the legend."""
+    """Movies per release decade; the decades of the oldest and the newest movie are
+    coloured, and the legend names both movies."""
+    from matplotlib.patches import Patch
+
     per_decade = (years // 10 * 10).value_counts().sort_index()
     fig, ax = _figure(7.0, 3.6)
-    ax.bar([f"{d}s" for d in per_decade.index], per_decade.to_numpy(), color=BLUE)
+    bars = ax.bar([f"{d}s" for d in per_decade.index], per_decade.to_numpy(), color=BLUE)
+    position = {int(d): i for i, d in enumerate(per_decade.index)}
+    handles = []
     for row, color in zip(extremes.itertuples(), (GREEN, RED)):
-        decade = f"{int(row.year) // 10 * 10}s"
+        decade = int(row.year) // 10 * 10
+        if decade in position:
+            bars[position[decade]].set_color(color)
         named = row.title if str(row.year) in str(row.title) else f"{row.title} ({row.year})"
-        ax.bar([decade], [0], color=color, label=f"{row.which}: {named}")
+        handles.append(Patch(color=color, label=f"{row.which} ({decade}s): {named}"))
     ax.set(title=title, xlabel="release decade", ylabel="movies")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
     return fig
 
 
@@ -154,8 +171,9 @@ def metric_bars(summary: pd.DataFrame, metrics: Sequence[str],
         ax.tick_params(axis="x", labelrotation=45)
         for x, v in enumerate(values.to_numpy()):
             ax.annotate(f"{v:.3f}", (x, v), ha="center", va="bottom", fontsize=8)
-        ax.annotate("axis does not start at 0", (0.99, 0.98), xycoords="axes fraction",
-                    ha="right", va="top", fontsize=7, color=GREY)
+        if ax.get_ylim()[0] > 0:
+            ax.annotate("axis does not start at 0", (0.99, 0.98), xycoords="axes fraction",
+                        ha="right", va="top", fontsize=7, color=GREY)
     return fig
 
 
@@ -164,14 +182,15 @@ def training_curves(history: pd.DataFrame, metric: str = "rmse") -> Figure:
     a star on each network's best validation epoch (the weights it keeps)."""
     fig, ax = _figure()
     groups = list(history.groupby("network")) if "network" in history else [(0, history)]
-    palette = [BLUE, RED, GREEN, "#8172B2", "#CCB974", "#64B5CD"]
-    for (network, part), color in zip(groups, palette * 3):
+    for (network, part), color in zip(groups, PALETTE * 3):
+        # numbered as the console numbers them while training: network 1/3 .. 3/3
+        name = f"network {int(network) + 1}/{len(groups)}"
         ax.plot(part["epoch"], part[metric], linestyle="--", color=color, alpha=0.6,
-                label=f"network {network}: training")
+                label=f"{name}: training")
         validation = f"val_{metric}"
         if validation in part:
             ax.plot(part["epoch"], part[validation], marker="o", markersize=3, color=color,
-                    label=f"network {network}: validation")
+                    label=f"{name}: validation")
             best = part.loc[part[validation].idxmin()]
             ax.scatter([best["epoch"]], [best[validation]], marker="*", s=160, color=color,
                        edgecolor="black", zorder=5)
@@ -214,9 +233,9 @@ def projection(vectors: pd.DataFrame, labels: pd.Series, title: str, top: int = 
     aligned = aligned.where(aligned.isin(common), "other")
     other = (aligned == "other").to_numpy()
     ax.scatter(xy[other, 0], xy[other, 1], s=6, alpha=0.35, color="#BBBBBB", label="other")
-    for label in common:
+    for label, color in zip(common, PALETTE):
         mask = (aligned == label).to_numpy()
-        ax.scatter(xy[mask, 0], xy[mask, 1], s=8, alpha=0.75, label=label)
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=8, alpha=0.75, color=color, label=label)
     ax.set(title=title, xlabel="PC1", ylabel="PC2")
     ax.legend(fontsize=8, markerscale=2, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig

@@ -56,13 +56,16 @@ def _means(ratings: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def _mean_stat(ratings: pd.DataFrame, key: str, title: str,
-               overall: float | None = None) -> Stat:
+               overall: float | None = None, by_value: bool = True) -> Stat:
     """``overall``: the mean of the ratings behind the bars, each counted once (default:
-    the mean of ``ratings``, right when each rating falls in one group)."""
+    the mean of ``ratings``, right when each rating falls in one group). ``by_value``
+    False: groups in the order of ``key`` (bands of years by date)."""
     table = _means(ratings, key)
+    if not by_value:
+        table = table.sort_values(key, ignore_index=True)
     if overall is None and len(ratings):
         overall = float(ratings["rating"].mean())
-    return Stat(table, plots.mean_bars(table, key, title, overall=overall))
+    return Stat(table, plots.mean_bars(table, key, title, overall=overall, by_value=by_value))
 
 
 def _mean_rating(session: Session, user_id: int | None = None) -> float | None:
@@ -234,7 +237,8 @@ def rating_by_birth_band(session: Session, width: int = 20) -> Stat:
     ratings = _frame(session, select(Person.birth_year, Score.rating)
                      .join(Person, Person.id == Score.user_id))
     ratings["band"] = _birth_band(ratings["birth_year"], width)
-    return _mean_stat(ratings, "band", f"Average rating by {width}-year birth band")
+    return _mean_stat(ratings, "band", f"Average rating by {width}-year birth band",
+                      by_value=False)
 
 
 def rating_by_occupation(session: Session) -> Stat:

@@ -125,10 +125,40 @@ def _parameters_of(path: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(path)).keys())
 
 
+#: The scorers that are the model itself, not a baseline to compare it with.
+NOT_BASELINES = ("model", "previous")
+
+
+def quality(metrics: dict[str, Any]) -> str | None:
+    """One line on the model's quality from 04_training's holdout: its RMSE and NDCG@10 beside
+    the best baseline's of each (None when the run measured no holdout)."""
+    holdout = metrics.get("04_training", {}).get("holdout")
+    if not holdout:
+        return None
+    results = holdout["results"]
+    model = results["model"]
+    parts = []
+    for metric, label, better in (("rmse", "RMSE", min), ("ndcg@10", "NDCG@10", max)):
+        rivals = {name: row[metric] for name, row in results.items()
+                  if name not in NOT_BASELINES and row.get(metric) is not None}
+        if model.get(metric) is None:
+            continue
+        text = f"{label} {model[metric]:.4f}"
+        if rivals:
+            best = better(rivals, key=rivals.__getitem__)
+            text += f" (best baseline: {best} {rivals[best]:.4f})"
+        parts.append(text)
+    share = f"{holdout['fraction']:.0%}"
+    return f"Model on a {share} holdout: " + ", ".join(parts) if parts else None
+
+
 def _summary_markdown(result: RunResult, parameters: dict[str, Any]) -> str:
     lines = [f"# Pipeline run {result.run_dir.name}", "", "| notebook | status | seconds |",
              "|---|---|---|"]
     lines += [f"| {s['notebook']} | {s['status']} | {s['seconds']:.1f} |" for s in result.steps]
+    line = quality(result.metrics)
+    if line:
+        lines += ["", line + "."]
     lines += ["", "## Parameters", "", "```json", json.dumps(parameters, indent=2, default=str),
               "```", "", "## Metrics", ""]
     for notebook, values in result.metrics.items():

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 MAX_REASONS_FROM = 100
 POPULAR = "popular with many users"
 COLD = "popular with many users and a good fit for your profile"
+#: The reason for a user with no profile at all (an id the data do not hold).
+NO_PROFILE = POPULAR + " (no ratings or profile known for this user)"
 
 
 class Explainer:
@@ -101,7 +103,8 @@ def explained(model: Recommender, data: Dataset, user_id: int, k: int = 10,
     ids = [int(m) for m in recs["movie_id"]]
     titles = movies["title"].to_dict()
     if model.is_cold(user_id):
-        reasons = [COLD] * len(ids)
+        profiled = bool((data.users["id"] == user_id).any())
+        reasons = [COLD if profiled else NO_PROFILE] * len(ids)
     else:
         reasons = [r["text"] for r in explainer.reasons(model, liked, ids, titles)]
     return pd.DataFrame({

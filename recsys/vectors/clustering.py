@@ -86,8 +86,10 @@ def selection_figure(selection: pd.DataFrame, chosen: int) -> Figure:
     right.plot(selection["k"], selection["silhouette"], marker="o", color="#55A868")
     right.set(title="Silhouette (cosine) by k", xlabel="k", ylabel="silhouette")
     for ax in (left, right):
-        ax.axvline(chosen, color="#C44E52", linestyle="--", linewidth=1)
+        ax.axvline(chosen, color="#C44E52", linestyle="--", linewidth=1,
+                   label=f"chosen: k = {chosen}")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
     return fig
 
 

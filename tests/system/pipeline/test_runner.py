@@ -27,6 +27,7 @@ def test_pipeline_runs_every_notebook_on_synthetic_data(
     metrics = summary["metrics"]
     assert metrics["01_ingestion"]["counts"]["scores"] > 0
     assert metrics["04_training"]["holdout"]["results"]["model"]["rmse"] > 0
+    assert "Model on a 20% holdout: RMSE " in done.stdout and "NDCG@10 " in done.stdout
     assert metrics["04_training"]["holdout"]["results"]["previous"]["rmse"] > 0
     assert metrics["05_batch_prediction"]["rows"] > 0
     assert set(metrics["07_api_smoke"]["statuses"].values()) <= {200, 201}
