@@ -33,19 +33,24 @@ log = logging.getLogger("recsys.api")
 
 
 class Problem(Schema):
-    """An error answer (RFC 9457 problem details)."""
+    """An error answer (RFC 9457 problem details). Its field examples are those of an
+    unexpected error (what the document's ``default`` answer shows); each documented status
+    has an example of its own (:data:`EXAMPLES`)."""
 
     type = fields.String(metadata={"example": "about:blank"})
     title = fields.String(metadata={"description": "the HTTP status phrase",
-                                    "example": "Bad Request"})
-    status = fields.Integer(metadata={"description": "the HTTP status code", "example": 400})
+                                    "example": "Internal Server Error"})
+    status = fields.Integer(metadata={"description": "the HTTP status code", "example": 500})
     detail = fields.String(metadata={"description": "what went wrong, in one sentence",
-                                     "example": "invalid or missing parameter(s): k"})
-    code = fields.Integer(metadata={"description": "same as status (first API version)"})
-    message = fields.String(metadata={"description": "same as detail (first API version)"})
-    errors = fields.Dict(metadata={"description": "messages per location and parameter",
-                                   "example": {"query": {"k": ["Missing data for required "
-                                                               "field."]}}})
+                                     "example": "unexpected server error (logged); please "
+                                                "report it"})
+    code = fields.Integer(metadata={"description": "same as status (first API version)",
+                                    "example": 500})
+    message = fields.String(metadata={"description": "same as detail (first API version)",
+                                      "example": "unexpected server error (logged); please "
+                                                 "report it"})
+    errors = fields.Dict(metadata={"description": "messages per location and parameter "
+                                                  "(400 only)"})
 
 
 def phrase(status: int) -> str:
@@ -187,3 +192,22 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(VectorStoreUnavailable, unavailable("vector store"))
     app.register_error_handler(HTTPException, from_http_exception)
     app.register_error_handler(Exception, internal_error)
+
+
+def _examples() -> dict[int, dict[str, Any]]:
+    """An answer the API really gives for each documented status (the tests make each request
+    and compare)."""
+    return {
+        400: problem_body(400, "invalid or missing parameter(s): k",
+                          {"query": {"k": ["Must be greater than or equal to 1 and less than "
+                                           "or equal to 100."]}}),
+        404: problem_body(404, "user 99999 does not exist"),
+        409: problem_body(409, "user 1 already rated movie 1"),
+        413: problem_body(413, DEFAULT_DETAIL[413]),
+        415: problem_body(415, DEFAULT_DETAIL[415] + " (got text/plain)"),
+        503: problem_body(503, "the vector store is unavailable; try again shortly"),
+    }
+
+
+#: The example of each documented error status (Swagger UI shows it under that status).
+EXAMPLES = _examples()

@@ -159,7 +159,8 @@ class MovieOut(Schema):
         "description": "year in the title (first release), else of the release date",
         "example": 1977})
     imdb_url = fields.String(allow_none=True)
-    genres = fields.List(fields.String(), metadata={"example": ["Action", "Sci-Fi"]})
+    genres = fields.List(fields.String(), metadata={
+        "example": ["Action", "Adventure", "Romance", "Sci-Fi", "War"]})
     ratings = fields.Integer(metadata={"description": "number of ratings", "example": 583})
     mean_rating = fields.Float(allow_none=True, metadata={"example": 4.3585})
 
@@ -217,6 +218,25 @@ class Recommendations(Schema):
     model_version = fields.String(allow_none=True,
                                   metadata={"example": "20261126T201500-1a2b3c4d"})
     recommendations = fields.List(fields.Nested(RecommendedMovie))
+
+
+#: What ``GET /recommendations?user_id=1&k=2`` answered on the course data with the default
+#: model (movies user 1 has not rated, their genres as the catalogue lists them);
+#: tests/integration/api/test_openapi.py checks it against the course CSVs.
+RECOMMENDATIONS_EXAMPLE: dict[str, Any] = {
+    "user_id": 1, "k": 2, "source": "stored", "cold_start": False,
+    "model_version": "20261130T172750-2a2d7577",
+    "recommendations": [
+        {"rank": 1, "movie_id": 475, "title": "Trainspotting (1996)", "year": 1996,
+         "genres": ["Drama"], "predicted_rating": 4.7866, "score": 6.668203,
+         "reason": {"text": "because you rated Brazil (1985) 5/5 (similarity 0.68)",
+                    "because_movie_id": 175, "similarity": 0.6766}},
+        {"rank": 2, "movie_id": 357, "title": "One Flew Over the Cuckoo's Nest (1975)",
+         "year": 1975, "genres": ["Drama"], "predicted_rating": 4.3634, "score": 6.021829,
+         "reason": {"text": "because you rated Amadeus (1984) 5/5 (similarity 0.63)",
+                    "because_movie_id": 191, "similarity": 0.6315}},
+    ],
+}
 
 
 class SimilarMovie(Schema):

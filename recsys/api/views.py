@@ -23,7 +23,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from recsys import rules
 from recsys.api import schemas
-from recsys.api.errors import PROBLEM_JSON, Problem
+from recsys.api.errors import EXAMPLES, PROBLEM_JSON, Problem
 from recsys.api.recommendations import NoModelToScore, recommendations
 from recsys.api.services import Services
 from recsys.entities import (
@@ -89,7 +89,8 @@ def errors(blp: Blueprint, *statuses: int) -> Callable[[Any], Any]:
     def decorate(func_: Any) -> Any:
         for status in reversed(statuses):
             func_ = blp.alt_response(status, schema=Problem, content_type=PROBLEM_JSON,
-                                     description=ERRORS[status])(func_)
+                                     description=ERRORS[status],
+                                     example=EXAMPLES[status])(func_)
         return func_
     return decorate
 
@@ -282,7 +283,7 @@ class ClustersView(MethodView):
 @recommend.route("/recommendations")
 class RecommendationsView(MethodView):
     @recommend.arguments(schemas.RecommendationArgs(), location="query")
-    @recommend.response(200, schemas.Recommendations)
+    @recommend.response(200, schemas.Recommendations, example=schemas.RECOMMENDATIONS_EXAMPLE)
     @errors(recommend, 400, 404, 503)
     def get(self, args: dict[str, Any]) -> Any:
         """Top-k movies for a user, each with a reason.
