@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# the whole suite on two workers, each test file on one of them (pytest-xdist); TEST_PARALLEL=
+# (empty) runs it in one process
+TEST_PARALLEL ?= -n 2 --dist loadfile
 # extra arguments for `recsys pipeline`, e.g. PIPELINE_ARGS="-p epochs 5"
 PIPELINE_ARGS ?=
 
@@ -26,7 +29,7 @@ run: setup
 test: setup
 	$(BIN)/ruff check recsys tests bench
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(TEST_PARALLEL)
 
 ## test-fast: the edit loop: lint, types and the tests that start no server and train no
 ## network (pytest -m fast; under 2 minutes). `make test` runs every test.

@@ -151,7 +151,7 @@ def _pytest(args: list[str], work: Path, label: str, budget: float) -> Row:
 
 
 def row_tests(work: Path) -> Row:
-    return _pytest([], work, "make test (pytest)", 12 * 60)
+    return _pytest(["-n", "2", "--dist", "loadfile"], work, "make test (pytest)", 12 * 60)
 
 
 def row_fast(work: Path) -> Row:

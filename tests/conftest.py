@@ -18,6 +18,14 @@ from recsys.db.schema import Base
 from recsys.testing.postgres import TemporaryPostgres
 
 UNIT = Path(__file__).resolve().parent / "unit"
+#: The order the folders run in (the costliest first).
+FOLDER_ORDER = {"system": 0, "integration": 1, "unit": 2}
+
+
+def _folder(item: pytest.Item) -> str:
+    """The test's folder under tests/ (system, integration or unit)."""
+    parts = Path(str(item.path)).resolve().relative_to(UNIT.parent).parts
+    return parts[0] if len(parts) > 1 else ""
 
 # -- lanes ------------------------------------------------------------------------------------
 #: Markers that keep a test out of the fast lane (`make test-fast`, `pytest -m fast`): it
@@ -39,6 +47,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(marker)
         if not any(item.get_closest_marker(name) for name in COSTLY):
             item.add_marker("fast")
+    # the costliest folders first (stable: a file's tests keep their order), so that with two
+    # workers (`make test`, pytest-xdist by file) the long files start at once and the many
+    # short ones fill the gaps at the end
+    items.sort(key=lambda item: FOLDER_ORDER.get(_folder(item), len(FOLDER_ORDER)))
     # the folders follow the costs: tests/unit is all fast lane (integration: real databases,
     # OpenSearch, trained networks; system: the commands and servers as users run them)
     costly = [item.nodeid for item in items if UNIT in Path(str(item.path)).parents

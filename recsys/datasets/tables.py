@@ -95,6 +95,16 @@ class Dataset:
         """Row count of each table."""
         return {name: len(table) for name, table in self.tables().items()}
 
+    def most_rated_movie(self) -> tuple[int, str]:
+        """The id and title of the movie with the most ratings (the smallest id on a tie)."""
+        counts = self.scores.groupby("movie_id").size()
+        movie_id = int(counts[counts == counts.max()].index.min())
+        return movie_id, str(self.movies.set_index("id").at[movie_id, "title"])
+
+    def unused_user_id(self) -> int:
+        """An id no user has: someone the data do not know yet."""
+        return int(self.users["id"].max()) + 1 if len(self.users) else 1
+
 
 @dataclass
 class LoadResult:
@@ -115,6 +125,11 @@ class LoadResult:
     def rejected(self) -> pd.DataFrame:
         """Report rows of rejected data only."""
         return self.report[self.report["severity"] == "rejected"]
+
+    @property
+    def warnings(self) -> int:
+        """How many report rows are warnings (rows kept with a caveat)."""
+        return int((self.report["severity"] != "rejected").sum()) if len(self.report) else 0
 
     def reasons(self) -> pd.DataFrame:
         """Counts of report rows by table, severity and reason (the summary table)."""

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,38 +151,6 @@ def peek(data_dir: str | Path, rows: int = 3) -> None:
         display(Markdown(f"**{name}** ({lines:,} rows)"), head)
 
 
-def scratch_user(settings: Settings) -> int:
-    """A throwaway user (and person) to write through the API without touching real users;
-    remove it with :func:`remove_scratch_user`."""
-    from recsys import db
-    from recsys.entities import Entities
-
-    engine = db.make_engine(settings.database_url)
-    try:
-        with db.session_scope(engine) as session:
-            entities = Entities(session)
-            person = entities.persons.add("Notebook Scratch User", 1990, "F", "00000")
-            entities.users.add(id=person, occupation="other")
-    finally:
-        engine.dispose()
-    return person
-
-
-def remove_scratch_user(settings: Settings, user_id: int) -> None:
-    """Delete the scratch user, its person and everything it wrote."""
-    from recsys import db
-    from recsys.entities import Entities
-
-    engine = db.make_engine(settings.database_url)
-    try:
-        with db.session_scope(engine) as session:
-            entities = Entities(session)
-            person = {k: v for k, v in entities.persons.get(user_id).items() if k != "id"}
-            entities.persons.remove(user_id, cascade=True, **person)
-    finally:
-        engine.dispose()
-
-
 # -- standing alone -----------------------------------------------------------------------------
 
 
@@ -283,6 +248,23 @@ def without_passwords(value: Any) -> Any:
     return value
 
 
+def as_table(values: dict[str, Any], column: str, index: str = "") -> Any:
+    """A mapping shown as a one-column table (e.g. a count per database table)."""
+    import pandas as pd
+
+    return pd.Series(values, name=column).rename_axis(index or None).to_frame()
+
+
+def sample_predictions(model: Recommender, users: int = 200) -> Any:
+    """The model's predicted rating for every movie, for its first ``users`` users: what the
+    rating histogram shows."""
+    import numpy as np
+
+    some = model.user_ids[:users]
+    return model.predict(np.repeat(some, len(model.movie_ids)),
+                         np.tile(model.movie_ids, len(some)))
+
+
 def record(run_dir: str, notebook: str, **metrics: Any) -> None:
     """Add ``metrics`` to ``<run_dir>/metrics/<notebook>.json`` (no-op outside a pipeline run;
     a URL's password is masked)."""
@@ -318,39 +300,6 @@ def progress(run_dir: str) -> Any:
 
 
 # -- calling the API -----------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    """An API answer: status code and parsed JSON body, shown as both."""
-
-    status: int
-    body: Any
-
-    def __iter__(self) -> Any:  # ``status, body = call(...)`` keeps working
-        return iter((self.status, self.body))
-
-    def _repr_markdown_(self) -> str:
-        text = json.dumps(self.body, indent=2, ensure_ascii=False)
-        if len(text) > 4000:
-            text = text[:4000] + "\n... (cut)"
-        return f"**HTTP {self.status}**\n```json\n{text}\n```"
-
-    def __repr__(self) -> str:
-        return f"HTTP {self.status}\n{json.dumps(self.body, indent=2, ensure_ascii=False)}"
-
-
-def call(url: str, method: str = "GET", body: dict[str, Any] | None = None,
-         timeout: float = 30.0) -> Answer:
-    """One HTTP request to the API: status and parsed JSON body, error statuses included."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return Answer(response.status, json.loads(response.read() or b"null"))
-    except urllib.error.HTTPError as exc:
-        return Answer(exc.code, json.loads(exc.read() or b"null"))
 
 
 # -- keeping the notebooks' repository address in step ------------------------------------------

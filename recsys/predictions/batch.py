@@ -104,13 +104,16 @@ def run_from_settings(settings: Settings, top_n: int = 100, shard: Shard = WHOLE
         engine.dispose()
 
 
-def top_for_user(engine: Engine, user_id: int, k: int = 10) -> pd.DataFrame:
+def top_for_user(engine: Engine, user_id: int, k: int = 10,
+                 with_version: bool = True) -> pd.DataFrame:
     """A user's stored top-k with titles, as batch prediction wrote them (the API serves
-    these minus the movies rated since, and scores live when none are stored)."""
+    these minus the movies rated since, and scores live when none are stored);
+    ``with_version`` False leaves out the model version (the same on every row)."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(Prediction.rank, Prediction.movie_id, Movie.title,
                    Prediction.predicted_rating, Prediction.score, Prediction.model_version)
             .join(Movie, Movie.id == Prediction.movie_id)
             .where(Prediction.user_id == int(user_id)).order_by(Prediction.rank).limit(k))
-        return pd.DataFrame(rows.all(), columns=list(rows.keys()))
+        table = pd.DataFrame(rows.all(), columns=list(rows.keys()))
+    return table if with_version else table.drop(columns=["model_version"])

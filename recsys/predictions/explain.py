@@ -92,6 +92,16 @@ def liked_movies(scores: pd.DataFrame, user_id: int) -> list[tuple[int, float]]:
     return [(int(m), int(r)) for m, r in zip(mine["movie_id"], mine["rating"])]
 
 
+def favourites(data: Dataset, user_id: int, rating: float = 5, k: int = 10) -> pd.DataFrame:
+    """Title and genres of up to ``k`` movies ``user_id`` rated ``rating`` (newest first)."""
+    scores = data.scores
+    mine = scores[(scores["user_id"] == user_id) & (scores["rating"] == rating)]
+    mine = mine.sort_values("rated_at", ascending=False).head(k)
+    movies = data.movies.set_index("id")
+    return pd.DataFrame({"title": movies.loc[mine["movie_id"], "title"].to_numpy(),
+                         "genres": movies.loc[mine["movie_id"], "genres"].to_numpy()})
+
+
 def explained(model: Recommender, data: Dataset, user_id: int, k: int = 10,
               explainer: Explainer | None = None) -> pd.DataFrame:
     """A user's top ``k`` from the model with titles and the reason for each (a user the model

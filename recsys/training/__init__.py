@@ -21,10 +21,12 @@ if TYPE_CHECKING:
         QUICK_BASELINES,
         evaluate,
         factories,
+        holdout_table,
         train,
     )
 
-__all__ = ["BASELINES", "PREVIOUS", "QUICK_BASELINES", "evaluate", "factories", "train"]
+__all__ = ["BASELINES", "PREVIOUS", "QUICK_BASELINES", "evaluate", "factories",
+           "holdout_table", "train"]
 
 
 def __getattr__(name: str) -> Any:

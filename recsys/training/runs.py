@@ -147,6 +147,15 @@ def _holdout(data: Dataset, config: ModelConfig, names: tuple[str, ...], holdout
             fitted.get("holdout"))
 
 
+def holdout_table(metrics: dict[str, Any], k: int = 10) -> pd.DataFrame:
+    """The holdout comparison saved with a model, one row per scorer, the columns a reader
+    compares (RMSE and MAE, the ranking metrics at ``k``, coverage, fitting time)."""
+    table = pd.DataFrame(metrics["holdout"]["results"]).T
+    columns = ["rmse", "mae", f"precision@{k}", f"recall@{k}", f"ndcg@{k}", "coverage",
+               "fit_seconds"]
+    return table[[c for c in columns if c in table.columns]]
+
+
 def _records(summary: pd.DataFrame) -> dict[str, dict[str, float | None]]:
     clean = summary.astype(float).round(5)
     return {str(name): {k: (None if np.isnan(v) else v) for k, v in row.items()}

@@ -212,6 +212,26 @@ def projection_figure(vectors: pd.DataFrame, clustering: Clustering) -> Figure:
     return fig
 
 
+def verdict(result: Clustering) -> str:
+    """One line: the k chosen, by which backend, and what its silhouette says."""
+    scores = result.selection.set_index("k")["silhouette"]
+    if result.k not in scores.index:
+        return f"k = {result.k} (k-means by {result.backend})"
+    return (f"k = {result.k} (k-means by {result.backend}): "
+            + interpret_silhouette(float(scores[result.k])))
+
+
+def descriptions(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Each cluster's size and one-line description, as a table."""
+    return profiles[["cluster", "size", "description"]]
+
+
+def everyone(profiles: pd.DataFrame) -> pd.DataFrame:
+    """The profile of all users together (what each cluster is compared with), as a
+    one-row table."""
+    return pd.DataFrame([profiles["everyone"].iloc[0]], index=["everyone"])
+
+
 def interpret_silhouette(score: float) -> str:
     """What a mean silhouette says about the structure (Kaufman and Rousseeuw's rule of
     thumb: above 0.70 strong, 0.51-0.70 reasonable, 0.26-0.50 weak, below that none)."""

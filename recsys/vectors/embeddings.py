@@ -131,6 +131,12 @@ def write_index(store: VectorStore, name: str, vectors: pd.DataFrame,
     return written
 
 
+def first_genres(data: Dataset) -> pd.Series:
+    """Each movie's first genre ("none" without one), by movie id: the label a projection of
+    the movie vectors is coloured by."""
+    return data.movies.set_index("id")["genres"].map(lambda g: g[0] if len(g) else "none")
+
+
 def index_all(data: Dataset, store: VectorStore, model: Recommender | None = None,
               shard: Shard = WHOLE,
               prepare: bool = False) -> dict[str, int]:
