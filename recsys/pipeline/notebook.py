@@ -245,14 +245,23 @@ def without_passwords(value: Any) -> Any:
         return {k: without_passwords(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [without_passwords(v) for v in value]
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a table: its rows
+        return without_passwords(value.to_dict(orient="records"))
     return value
 
 
-def as_table(values: dict[str, Any], column: str, index: str = "") -> Any:
-    """A mapping shown as a one-column table (e.g. a count per database table)."""
+def as_table(values: Any, column: str, index: str = "") -> Any:
+    """A mapping (or a dataclass, such as a model configuration) shown as a one-column
+    table: one row per key."""
+    import dataclasses
+
     import pandas as pd
 
-    return pd.Series(values, name=column).rename_axis(index or None).to_frame()
+    if dataclasses.is_dataclass(values) and not isinstance(values, type):
+        values = dataclasses.asdict(values)
+    shown = {k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
+             for k, v in values.items()}
+    return pd.Series(shown, name=column, dtype=object).rename_axis(index or None).to_frame()
 
 
 def sample_predictions(model: Recommender, users: int = 200) -> Any:

@@ -221,6 +221,28 @@ def verdict(result: Clustering) -> str:
             + interpret_silhouette(float(scores[result.k])))
 
 
+def _lifts(values: dict[str, float] | None) -> str:
+    """A {name: lift} mapping as text, strongest first ("technician x2.1, writer x1.8")."""
+    ranked = sorted((values or {}).items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name} x{lift:.1f}" for name, lift in ranked) or "none"
+
+
+def profile_table(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Who is in each cluster: size, age, gender, activity, and the occupations and genres
+    over-represented (as text, strongest first: how many times their share among everyone)."""
+    table = profiles[["cluster", "size", "median_age", "female_share", "ratings_per_user",
+                      "mean_rating"]].copy()
+    table["occupations over-represented"] = profiles["occupations_over_represented"].map(_lifts)
+    table["favourite genres"] = profiles["favourite_genres"].map(_lifts)
+    return table
+
+
+def summary(result: Clustering, profiles: pd.DataFrame) -> dict[str, Any]:
+    """What a run records: k, the cluster sizes and the silhouette of every k tried."""
+    return {"k": result.k, "sizes": profiles["size"].tolist(),
+            "silhouette": result.selection.set_index("k")["silhouette"].round(4).to_dict()}
+
+
 def descriptions(profiles: pd.DataFrame) -> pd.DataFrame:
     """Each cluster's size and one-line description, as a table."""
     return profiles[["cluster", "size", "description"]]

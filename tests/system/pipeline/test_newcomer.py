@@ -1,31 +1,20 @@
-"""The newcomer's path: one state after the pipeline and serving from the root, notebooks that
-stand alone, one-line stops, a quiet console."""
+"""The newcomer's path: notebooks that stand alone on a fresh var folder, one-line stops, a quiet
+console (one state after the pipeline, and serving from it: test_runner.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
-from typing import Any
 
 import nbformat
 import pytest
-from support import NOTEBOOK_NAMES, served
+from support import NOTEBOOK_NAMES
 
 from recsys import datasets
 from recsys.pipeline import runner as pipeline
 from recsys.testing.ports import free_port
-
-
-def get(url: str) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 def _run_alone(name: str, folder: Path, data_dir: Path, **parameters: object) -> Path:
@@ -40,22 +29,6 @@ def _run_alone(name: str, folder: Path, data_dir: Path, **parameters: object) ->
                                            "var_dir": str(folder / "var"),
                                            "epochs": 3, "ensemble": 1, **parameters})
     return output
-
-
-@pytest.mark.training
-@pytest.mark.server
-@pytest.mark.slow
-def test_one_state_after_the_pipeline_and_serve_from_the_root(
-        synthetic_pipeline: dict[str, Any]) -> None:
-    clone, env, done = (synthetic_pipeline[k] for k in ("clone", "env", "done"))
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert (clone / "var" / "recsys.db").is_file() and (clone / "var" / "model").is_dir()
-    assert not (clone / "notebooks" / "var").exists(), "state split between var/ folders"
-    with served(clone, env) as base:
-        status, health = get(base + "/health")
-        assert status == 200, health
-        status, recs = get(base + "/recommendations?user_id=1&k=5")
-        assert status == 200 and len(recs["recommendations"]) == 5
 
 
 @pytest.mark.training

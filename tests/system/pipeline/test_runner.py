@@ -1,16 +1,26 @@
-"""``recsys pipeline`` (recsys/pipeline/runner.py): every notebook on synthetic data, a failure
-named with its cell, no password in the run folder."""
+"""``recsys pipeline`` (recsys/pipeline/runner.py): every notebook on synthetic data, one state
+left in var/ and served from the root, the executed notebooks as a student sees them (nbconvert
+and headless Chromium: a failed, traceback-printing or empty page fails, the screenshots stay in
+the run folder to be looked at), a failure named with its cell, no password in the run folder.
+The tests that read the one synthetic run (``synthetic_pipeline``) share this file, so a
+parallel test run builds it once."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
+from nbconvert import HTMLExporter
+from PIL import Image
+from support import served
 
 from recsys.pipeline import runner as pipeline
+from recsys.testing import browser
 
 
 @pytest.mark.training
@@ -97,3 +107,61 @@ def test_a_database_password_never_reaches_the_run_folder(tmp_path: Path,
     assert leaks == [], f"the password is written to {leaks}"
     summary = json.loads((result.run_dir / "summary.json").read_text())
     assert summary["parameters"]["database_url"] == make_url(url).render_as_string()
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.training
+@pytest.mark.server
+@pytest.mark.slow
+def test_one_state_after_the_pipeline_and_serve_from_the_root(
+        synthetic_pipeline: dict[str, Any]) -> None:
+    clone, env, done = (synthetic_pipeline[k] for k in ("clone", "env", "done"))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (clone / "var" / "recsys.db").is_file() and (clone / "var" / "model").is_dir()
+    assert not (clone / "notebooks" / "var").exists(), "state split between var/ folders"
+    with served(clone, env) as base:
+        status, health = get(base + "/health")
+        assert status == 200, health
+        status, recs = get(base + "/recommendations?user_id=1&k=5")
+        assert status == 200 and len(recs["recommendations"]) == 5
+
+
+@pytest.mark.training
+@pytest.mark.server
+def test_every_executed_notebook_renders_as_a_page_with_its_figures(
+        synthetic_pipeline: dict[str, Any]) -> None:
+    run_dir = next(synthetic_pipeline["runs"].iterdir())
+    exporter = HTMLExporter()
+    for name in pipeline.NOTEBOOKS:
+        executed = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
+        outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], name
+        html, _ = exporter.from_notebook_node(executed)
+        assert "Traceback" not in html and "⛔" not in html, name
+        page = run_dir / f"{name}.html"
+        page.write_text(html, encoding="utf-8")
+        shot = browser.screenshot(page.as_uri(), run_dir / f"{name}.png")
+        image = Image.open(shot).convert("RGB")
+        assert image.size == (1200, 4000), name
+        colours = image.getcolors(maxcolors=1_000_000) or []
+        assert len(colours) > 20, f"{name} draws an empty page"
+    figures = sum(1 for name in pipeline.NOTEBOOKS for c in nbformat.read(
+        run_dir / f"{name}.ipynb", as_version=4).cells if c.cell_type == "code"
+        for o in c.outputs if "image/png" in o.get("data", {}))
+    assert figures >= 15, "the figures are drawn as images"
+
+
+@pytest.mark.server
+def test_the_browser_helper_sees_a_blank_page_as_blank(tmp_path: Path) -> None:
+    """A test of the check above: an empty page has (almost) one colour."""
+    page = tmp_path / "blank.html"
+    page.write_text("<html><body></body></html>")
+    shot = browser.screenshot(page.as_uri(), tmp_path / "blank.png", height=400)
+    assert len(Image.open(shot).convert("RGB").getcolors(maxcolors=1_000_000) or []) <= 20

@@ -17,7 +17,8 @@ NOTEBOOKS = sorted((pipeline.DEFAULT_NOTEBOOKS_DIR).glob("*.ipynb"))
 #: Table operations that are logic when a notebook does them itself (recsys/ does them).
 TABLE_OPERATIONS = {"merge", "join", "query", "eval", "apply", "map", "groupby", "pivot",
                     "pivot_table", "value_counts", "sort_values", "drop", "assign", "loc",
-                    "iloc", "at", "isin", "agg", "explode"}
+                    "iloc", "at", "isin", "agg", "explode", "set_index", "reset_index",
+                    "to_dict", "tolist", "round"}
 #: Arithmetic that is logic (``/`` joins paths and ``%`` formats, so they are left alone).
 ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Pow, ast.BitAnd, ast.BitOr)
 
@@ -47,6 +48,8 @@ def logic(source: str) -> list[str]:
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Compare | ast.BoolOp
                                                                 | ast.BinOp | ast.UnaryOp):
             shape = "a filter"
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.List):
+            shape = "a column selection"
         elif isinstance(node, ast.Attribute) and node.attr in TABLE_OPERATIONS:
             shape = f"a table operation ({node.attr})"
         if shape:
@@ -86,6 +89,8 @@ def test_notebook_is_committed_clean_and_thin(path: Path) -> None:
     ("an import from outside recsys", "import pandas as pd"),
     ("a loop", 'for line in profiles["description"]:\n    print(line)'),
     ("a definition", "def helper():\n    return 1"),
+    ("a column selection", 'profiles[["cluster", "size"]]'),
+    ("a table operation (set_index)", 'result.selection.set_index("k")'),
 ])
 def test_the_logic_check_sees_each_shape(shape: str, source: str) -> None:
     """A test of the test: each shape found in the notebooks once is flagged by name."""

@@ -1,8 +1,9 @@
-"""Batch prediction and indexing on a real Ray cluster of two nodes on loopback
-(``ray.cluster_utils.Cluster``: a head and a worker node, each its own raylet), against the
-throwaway PostgreSQL and OpenSearch: the same rows as a plain run, one progress line per
-shard, a worker node killed in the middle of a run loses and doubles nothing, and what a
-cluster cannot reach is refused in one line."""
+"""Work past one machine (recsys/distributed/, recsys/models/distribute.py): ``recsys train``
+under ``MultiWorkerMirroredStrategy`` with two worker processes on loopback (``TF_CONFIG``), and
+on a two-node Ray cluster on loopback (Ray Train), each as good as one worker with only the
+chief saving; ``predict`` and ``index`` as Ray tasks giving the rows of a plain run, a killed
+node losing and doubling nothing. The one-worker run both compare with is built once: its
+tests share this file."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import select
-from support import TRAIN, as_good_as_one_worker
+from support import TRAIN, as_good_as_one_worker, train_metrics
 
 from recsys import datasets, db
 from recsys.db.schema import Base, Prediction
+from recsys.testing.ports import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.postgres]
 
@@ -95,6 +97,38 @@ def stored(url: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["user_id", "rank", "movie_id", "predicted_rating",
                                         "score", "model_version"])
     return frame.sort_values(["user_id", "rank"]).reset_index(drop=True)
+
+
+def test_two_workers_train_a_model_as_good_as_one(training_world: dict[str, str],
+                                                  one_worker_metrics: dict[str, Any],
+                                                  tmp_path: Path) -> None:
+    world, alone = training_world, one_worker_metrics
+
+    ports = [free_port(), free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    workers = []
+    for index in range(2):
+        env = {**world, "TF_CONFIG": json.dumps({"cluster": cluster,
+                                                 "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen(
+            [*TRAIN, "--model-dir", str(tmp_path / "pair"), "--quiet"], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outputs = []
+    try:
+        for worker in workers:
+            out, err = worker.communicate(timeout=900)
+            outputs.append((worker.returncode, out, err))
+    finally:
+        for worker in workers:
+            worker.kill()
+    for code, _out, err in outputs:
+        assert code == 0, err[-3000:]
+    together = train_metrics(outputs[0][1])
+    assert "the chief saved the model" in outputs[1][1]
+    saved = [p for p in (tmp_path / "pair").iterdir() if p.is_dir()]
+    assert len(saved) == 1, "only the chief writes an artifact"
+
+    as_good_as_one_worker(together, alone)
 
 
 def test_predict_on_ray_stores_the_rows_of_a_plain_run(ray_cluster: tuple[Any, Any],
