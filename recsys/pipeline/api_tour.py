@@ -79,7 +79,8 @@ class Tour:
     def cluster_descriptions(self) -> pd.DataFrame:
         """Every cluster's one-line description, as a table."""
         answer = self.get("clusters", "/clusters")
-        return pd.DataFrame(answer.body["clusters"])[["id", "size", "description"]]
+        # no clusters stored yet (06_kmeans not run): an empty table with the same columns
+        return pd.DataFrame(answer.body["clusters"], columns=["id", "size", "description"])
 
     def rate_the_first_recommendation(self, user_id: int, rating: int = 5) -> Answer:
         """Post ``rating`` for the first movie recommended to ``user_id``; stop unless it is
