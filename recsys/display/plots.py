@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 BLUE, RED, GREEN, GREY = "#4C72B0", "#C44E52", "#55A868", "#8C8C8C"
 #: Colours for categories, none of them grey (grey means "other" or "not the point").
@@ -196,6 +197,7 @@ def training_curves(history: pd.DataFrame, metric: str = "rmse") -> Figure:
                        edgecolor="black", zorder=5)
     ax.set(title=f"Training curves ({metric.upper()}, lower is better; \u2605 best "
                  "validation epoch, kept)", xlabel="epoch", ylabel=metric.upper())
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
     return fig

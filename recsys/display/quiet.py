@@ -5,11 +5,15 @@ TensorFlow prints absl and CUDA lines ("All log messages before absl::Initialize
 imported, whatever ``TF_CPP_MIN_LOG_LEVEL`` says; none of it is the user's business on a CPU
 machine. :func:`import_keras` imports Keras (and TensorFlow under it) with that descriptor
 pointed at ``/dev/null`` for the duration of the import only: Python exceptions still
-propagate, and anything printed afterwards is shown as usual.
+propagate, and anything printed afterwards is shown as usual. TensorFlow's Python logger is
+kept to errors: its warnings (e.g. "triggered tf.function retracing" when each freshly trained
+network traces its own prediction function) are about TensorFlow's internals, not the user's
+work.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -43,6 +47,7 @@ def import_keras() -> Any:
     if "keras" not in sys.modules:
         with native_stderr_silenced():
             import keras  # noqa: F401
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import keras
 
     return keras

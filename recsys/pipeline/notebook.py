@@ -13,8 +13,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,8 +55,28 @@ def show_figures_inline() -> None:
         return
     from matplotlib.figure import Figure
 
-    shell.display_formatter.formatters["image/png"].for_type(
-        Figure, lambda figure: print_figure(figure, "png", bbox_inches="tight", dpi=90))
+    def png(figure: Figure) -> bytes:
+        return print_figure(figure, "png", bbox_inches="tight", dpi=90)
+
+    def html(figure: Figure) -> str:  # the same image, with its titles as alternative text
+        encoded = base64.b64encode(png(figure)).decode()
+        return (f'<img alt="{escape(figure_text(figure))}" '
+                f'src="data:image/png;base64,{encoded}"/>')
+
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].for_type(Figure, png)
+    formatters["text/html"].for_type(Figure, html)
+
+
+def figure_text(figure: Any) -> str:
+    """A figure described in words for a reader who cannot see it: its titles and axis labels
+    ("Figure: Elbow: inertia by k (k, inertia); ...")."""
+    parts = []
+    for ax in figure.axes:
+        labels = ", ".join(label for label in (ax.get_xlabel(), ax.get_ylabel()) if label)
+        title = ax.get_title() or "a chart"
+        parts.append(f"{title} ({labels})" if labels else title)
+    return "Figure: " + "; ".join(parts) if parts else "Figure"
 
 
 def _display_options() -> None:

@@ -144,7 +144,12 @@ def test_every_executed_notebook_renders_as_a_page_with_its_figures(
         outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type == "error"], name
         html, _ = exporter.from_notebook_node(executed)
-        assert "Traceback" not in html and "⛔" not in html, name
+        shown = " ".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+                         for o in outputs)
+        assert "Traceback" not in shown and "⛔" not in shown, name
+        assert "WARNING" not in shown, f"{name} prints a library's warnings"
+        # every figure carries alternative text: its titles and axis labels
+        assert "No description has been provided" not in html, name
         page = run_dir / f"{name}.html"
         page.write_text(html, encoding="utf-8")
         shot = browser.screenshot(page.as_uri(), run_dir / f"{name}.png")

@@ -66,3 +66,11 @@ def test_mean_bar_labels_sit_above_the_reference_line() -> None:
     assert all(t.get_zorder() > line.get_zorder() and t.get_bbox_patch() is not None
                for t in ax.texts)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1900-1919", "1920-1939"]
+
+
+def test_a_figure_is_described_in_words_for_its_alternative_text() -> None:
+    from recsys.pipeline.notebook import figure_text
+
+    history = pd.DataFrame({"epoch": [1, 2], "rmse": [1.0, 0.9], "val_rmse": [1.1, 1.0]})
+    text = figure_text(plots.training_curves(history))
+    assert text.startswith("Figure: Training curves (RMSE") and "(epoch, RMSE)" in text
