@@ -101,6 +101,13 @@ class Dataset:
         movie_id = int(counts[counts == counts.max()].index.min())
         return movie_id, str(self.movies.set_index("id").at[movie_id, "title"])
 
+    def mean_ratings(self, min_ratings: int = 1) -> pd.Series:
+        """Each movie's mean rating (by movie id), for movies with at least ``min_ratings``
+        ratings."""
+        grouped = self.scores.groupby("movie_id")["rating"]
+        means = grouped.mean()
+        return means[grouped.size() >= min_ratings].rename("mean rating")
+
     def unused_user_id(self) -> int:
         """An id no user has: someone the data do not know yet."""
         return int(self.users["id"].max()) + 1 if len(self.users) else 1

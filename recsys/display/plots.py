@@ -243,6 +243,30 @@ def projection(vectors: pd.DataFrame, labels: pd.Series, title: str, top: int = 
     return fig
 
 
+def projection_by_value(vectors: pd.DataFrame, values: pd.Series, title: str,
+                        label: str) -> Figure:
+    """Rows of ``vectors`` on their first two principal components, coloured by a number per
+    row (``values``, aligned by index; rows without one grey), with a colour bar naming it."""
+    from sklearn.decomposition import PCA
+
+    array = vectors.to_numpy(dtype=float)
+    norms = (array ** 2).sum(axis=1, keepdims=True) ** 0.5
+    xy = PCA(n_components=2, random_state=0).fit_transform(array / (norms + 1e-12))
+    shade = values.reindex(vectors.index).to_numpy(dtype=float)
+    known = ~np.isnan(shade)
+    fig = Figure(figsize=(8.0, 5.0), layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(xy[~known, 0], xy[~known, 1], s=6, alpha=0.35, color="#BBBBBB",
+               label=f"no {label}")
+    points_ = ax.scatter(xy[known, 0], xy[known, 1], s=8, alpha=0.8, c=shade[known],
+                         cmap="viridis")
+    fig.colorbar(points_, ax=ax, label=label)
+    ax.set(title=title, xlabel="PC1", ylabel="PC2")
+    if (~known).any():
+        ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
 def count_bars(counts: pd.Series, title: str, xlabel: str, ylabel: str = "count") -> Figure:
     """Counts per value (e.g. ratings per star), each bar labelled."""
     fig, ax = _figure(6.0, 3.4)

@@ -139,6 +139,19 @@ def setup(data_dir: str = "", var_dir: str = "", database_url: str = "",
     return settings
 
 
+class Sentence(str):
+    """A line for the reader, shown as Markdown (wrapped between words, never inside one);
+    plain text everywhere else."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def say(text: str) -> Sentence:
+    """``text`` as a sentence a notebook shows (return it from a cell)."""
+    return Sentence(text)
+
+
 def describe(settings: Settings, synthetic: bool = False) -> Any:
     """What this notebook works on, as a small table: the data (and what in it is
     synthesised), the database (password hidden), the vector store and the local state."""

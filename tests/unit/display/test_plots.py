@@ -74,3 +74,15 @@ def test_a_figure_is_described_in_words_for_its_alternative_text() -> None:
     history = pd.DataFrame({"epoch": [1, 2], "rmse": [1.0, 0.9], "val_rmse": [1.1, 1.0]})
     text = figure_text(plots.training_curves(history))
     assert text.startswith("Figure: Training curves (RMSE") and "(epoch, RMSE)" in text
+
+
+def test_a_projection_by_value_has_a_named_colour_bar_and_greys_what_has_no_value() -> None:
+    rng = np.random.default_rng(1)
+    vectors = pd.DataFrame(rng.normal(size=(50, 4)), index=range(1, 51))
+    values = pd.Series(np.linspace(1, 5, 40), index=range(1, 41))  # 10 movies without one
+    fig = plots.projection_by_value(vectors, values, "Movies", "mean rating")
+    ax, colour_bar = fig.axes
+    assert colour_bar.get_ylabel() == "mean rating"
+    grey, shaded = ax.collections
+    assert len(grey.get_offsets()) == 10 and len(shaded.get_offsets()) == 40
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["no mean rating"]
