@@ -287,15 +287,21 @@ def without_passwords(value: Any) -> Any:
 
 def as_table(values: Any, column: str, index: str = "") -> Any:
     """A mapping (or a dataclass, such as a model configuration) shown as a one-column
-    table: one row per key."""
+    table: one row per key, and one per entry of a nested mapping."""
     import dataclasses
 
     import pandas as pd
 
     if dataclasses.is_dataclass(values) and not isinstance(values, type):
         values = dataclasses.asdict(values)
+    flat: dict[str, Any] = {}
+    for key, value in values.items():  # a nested mapping: one row per entry, not a dict
+        if isinstance(value, dict):
+            flat.update({f"{key}: {inner}": v for inner, v in value.items()})
+        else:
+            flat[key] = value
     shown = {k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
-             for k, v in values.items()}
+             for k, v in flat.items()}
     return pd.Series(shown, name=column, dtype=object).rename_axis(index or None).to_frame()
 
 
