@@ -14,6 +14,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+__all__ = ["BASELINES", "PREVIOUS", "QUICK_BASELINES", "evaluate", "factories",
+           "holdout_table", "train"]
+
 if TYPE_CHECKING:
     from recsys.training.runs import (
         BASELINES,
@@ -24,9 +27,6 @@ if TYPE_CHECKING:
         holdout_table,
         train,
     )
-
-__all__ = ["BASELINES", "PREVIOUS", "QUICK_BASELINES", "evaluate", "factories",
-           "holdout_table", "train"]
 
 
 def __getattr__(name: str) -> Any:
