@@ -1,5 +1,7 @@
-"""Throwaway servers for tests and benchmarks (never used by the running system): a
-PostgreSQL cluster (:mod:`.postgres`) and an OpenSearch node (:mod:`.opensearch`)."""
+"""Throwaway servers for tests and benchmarks (never used by the running system, and left out
+of the built package): a PostgreSQL cluster (:mod:`.postgres`), an OpenSearch node or cluster
+(:mod:`.opensearch`, :mod:`.opensearch_cluster`, :mod:`.opensearch_cli`), pgAdmin, the whole
+stack, free ports, and headless Chromium (:mod:`.browser`)."""
 
 import os
 

@@ -1,5 +1,7 @@
-"""Vector stores: one protocol (:mod:`.base`), an embedded backend (:mod:`.local`) and an
-OpenSearch backend (:mod:`.opensearch`), chosen by ``RECSYS_VECTOR_BACKEND``."""
+"""The vector stage: movie and user vectors into a store (:mod:`.embeddings`), the stores
+themselves (one protocol, :mod:`.base`; an embedded backend, :mod:`.local`; OpenSearch,
+:mod:`.opensearch`; chosen by ``RECSYS_VECTOR_BACKEND``), and k-means clusters of the stored
+user vectors (:mod:`.clustering`)."""
 
 from __future__ import annotations
 
