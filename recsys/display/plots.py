@@ -220,14 +220,20 @@ def prediction_histogram(predicted: np.ndarray, actual: np.ndarray | None = None
     return fig
 
 
-def projection(vectors: pd.DataFrame, labels: pd.Series, title: str, top: int = 8) -> Figure:
-    """Rows of ``vectors`` on their first two principal components, coloured by the ``top``
-    most common labels (the rest grey as "other"), the legend beside the plot."""
+def principal_plane(vectors: pd.DataFrame) -> np.ndarray:
+    """Rows of ``vectors``, scaled to unit length (directions, as cosine similarity reads
+    them), on their first two principal components."""
     from sklearn.decomposition import PCA
 
     array = vectors.to_numpy(dtype=float)
     norms = (array ** 2).sum(axis=1, keepdims=True) ** 0.5
-    xy = PCA(n_components=2, random_state=0).fit_transform(array / (norms + 1e-12))
+    return PCA(n_components=2, random_state=0).fit_transform(array / (norms + 1e-12))
+
+
+def projection(vectors: pd.DataFrame, labels: pd.Series, title: str, top: int = 8) -> Figure:
+    """Rows of ``vectors`` on their first two principal components, coloured by the ``top``
+    most common labels (the rest grey as "other"), the legend beside the plot."""
+    xy = principal_plane(vectors)
     fig = Figure(figsize=(8.0, 5.0), layout="constrained")
     ax = fig.add_subplot()
     aligned = labels.reindex(vectors.index).fillna("other").astype(str)
@@ -247,11 +253,7 @@ def projection_by_value(vectors: pd.DataFrame, values: pd.Series, title: str,
                         label: str) -> Figure:
     """Rows of ``vectors`` on their first two principal components, coloured by a number per
     row (``values``, aligned by index; rows without one grey), with a colour bar naming it."""
-    from sklearn.decomposition import PCA
-
-    array = vectors.to_numpy(dtype=float)
-    norms = (array ** 2).sum(axis=1, keepdims=True) ** 0.5
-    xy = PCA(n_components=2, random_state=0).fit_transform(array / (norms + 1e-12))
+    xy = principal_plane(vectors)
     shade = values.reindex(vectors.index).to_numpy(dtype=float)
     known = ~np.isnan(shade)
     fig = Figure(figsize=(8.0, 5.0), layout="constrained")
