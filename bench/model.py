@@ -1,6 +1,7 @@
-"""Benchmark: 5-fold evaluation of the model, its ablations and every baseline on the real
-data (the same folds for all), paired per-fold differences, training time on all 100,000
-ratings, and the latency of `recommend` for one user once loaded.
+"""Benchmark: 5-fold evaluation of the model, its ablations, every baseline and every ranking
+peer (each tuned on a validation slice of its training folds) on the real data (the same
+folds for all), paired per-fold differences, training time on all 100,000 ratings, and the
+latency of `recommend` for one user once loaded.
 
 Usage: RECSYS_DATA_DIR=../shared/datasets .venv/bin/python bench/model.py [--folds 5]
        [--no-refit] [--split-seed 7] [--skip-folds]
@@ -117,7 +118,8 @@ def folds(data: datasets.Dataset, config: ModelConfig, k: int, split_seed: int,
                             progress=True, on_fit=read_off)
     per_fold = pd.concat([comparison.per_fold, pd.DataFrame(derived)], ignore_index=True)
     comparison = ev.Comparison(per_fold)
-    per_fold.to_csv(Path(tempfile.gettempdir()) / "recsys-bench-model-folds.csv", index=False)
+    per_fold.to_csv(Path(tempfile.gettempdir()) / f"recsys-bench-model-folds-{split_seed}.csv",
+                    index=False)
     summary = comparison.summary()
     cols = ["rmse", "rmse_std", "mae", "precision@10", "recall@10", "ndcg@10", "ndcg@10_std",
             "hit_rate@10", "coverage", "fit_seconds"]
@@ -135,7 +137,9 @@ def folds(data: datasets.Dataset, config: ModelConfig, k: int, split_seed: int,
     print("|---|---|---|---|---|")
     model = per_fold[per_fold["model"] == "model"].set_index("fold")
     for metric, sign in (("rmse", -1), ("ndcg@10", 1), ("coverage", 1)):
-        for other in (*DERIVED, *ablations, best.get(metric, best["ndcg@10"])):
+        peers = registry.PEERS if metric != "rmse" else ()
+        for other in dict.fromkeys((*DERIVED, *ablations, *peers,
+                                    best.get(metric, best["ndcg@10"]))):
             theirs = per_fold[per_fold["model"] == other].set_index("fold")
             diff = (model[metric] - theirs[metric]).to_numpy()
             ahead = int((sign * diff > 0).sum())

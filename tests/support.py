@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
@@ -203,3 +205,18 @@ class DownStore:
 
     def problem(self) -> str:
         return "OpenSearch unreachable"
+
+
+def two_kinds(data: datasets.Dataset, seed: int = 0) -> pd.DataFrame:
+    """The first half of the users watch (and like) only the first 20 movies, the others only
+    the next 20: a peer that learns anything recommends each user's own kind."""
+    users = np.sort(data.users["id"].to_numpy())
+    movies = np.sort(data.movies["id"].to_numpy())
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, user in enumerate(users):
+        pool = movies[:20] if i < len(users) // 2 else movies[20:40]
+        for movie in rng.choice(pool, 12, replace=False):
+            rows.append((user, movie, int(rng.integers(4, 6))))
+    frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
+    return frame.assign(id=np.arange(1, len(frame) + 1))

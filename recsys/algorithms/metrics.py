@@ -65,3 +65,32 @@ def coverage(recommendations: pd.DataFrame, n_items: int, k: int = 10,
     """Share of the catalogue that appears in at least one top-``k`` list."""
     top = recommendations[recommendations[col_rank] <= k]
     return float(top[col_item].nunique() / n_items) if n_items else math.nan
+
+
+#: The cut-offs of Liang et al. (2018)'s tables: NDCG@100, Recall@20 and Recall@50.
+LIANG_CUTOFFS = {"ndcg": (100,), "recall": (20, 50)}
+
+
+def liang_metrics(test: pd.DataFrame, recommendations: pd.DataFrame, col_user: str = USER,
+                  col_item: str = ITEM, col_rank: str = RANK) -> dict[str, float]:
+    """NDCG@100, Recall@20 and Recall@50 as Liang et al. (2018) define them, for every held-out
+    movie relevant (their data is binarised): Recall@k divides the hits by ``min(k, relevant)``
+    (so a perfect list scores 1 even for users with more than k movies to find), NDCG uses
+    binary gains. Means over the users of ``test``."""
+    rel_sets = test.groupby(col_user)[col_item].agg(set)
+    depth = max(k for ks in LIANG_CUTOFFS.values() for k in ks)
+    top = recommendations[recommendations[col_rank] <= depth].sort_values([col_user, col_rank])
+    lists = top.groupby(col_user)[col_item].agg(list)
+    discounts = 1.0 / np.log2(np.arange(2, depth + 2))
+    out: dict[str, list[float]] = {f"{name}@{k}": [] for name, ks in LIANG_CUTOFFS.items()
+                                   for k in ks}
+    for user, rel in rel_sets.items():
+        gains = np.array([1.0 if m in rel else 0.0 for m in lists.get(user, [])[:depth]])
+        gains = np.pad(gains, (0, depth - len(gains)))
+        for k in LIANG_CUTOFFS["ndcg"]:
+            ideal = discounts[:min(len(rel), k)].sum()
+            out[f"ndcg@{k}"].append(float((gains[:k] * discounts[:k]).sum() / ideal))
+        for k in LIANG_CUTOFFS["recall"]:
+            out[f"recall@{k}"].append(float(gains[:k].sum() / min(k, len(rel))))
+    return {name: float(np.mean(values)) if values else math.nan
+            for name, values in out.items()}

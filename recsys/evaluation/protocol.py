@@ -28,7 +28,14 @@ from recsys.algorithms.columns import (
     RELEVANT_RATING,
     USER,
 )
-from recsys.algorithms.metrics import coverage, mae, ranking_metrics, rmse
+from recsys.algorithms.metrics import (
+    LIANG_CUTOFFS,
+    coverage,
+    liang_metrics,
+    mae,
+    ranking_metrics,
+    rmse,
+)
 from recsys.algorithms.topk import PairIndex, top_columns
 from recsys.datasets.tables import Dataset
 from recsys.display.progress import Progress, reporter
@@ -144,3 +151,21 @@ def compare(factories: dict[str, Callable[[], Scorer]],
             if on_fit is not None:
                 on_fit(name, fold, scorer, train, test)
     return Comparison(pd.DataFrame(rows))
+
+
+def evaluate_heldout_users(scorer: Scorer, train: pd.DataFrame, test: pd.DataFrame,
+                           data: Dataset, fit: bool = True) -> dict[str, float]:
+    """Fit (unless ``fit`` is False) and measure one scorer on a strong-generalisation split
+    (:func:`recsys.evaluation.splits.strong_generalisation`): Liang et al.'s NDCG@100,
+    Recall@20 and Recall@50 over the held-out users, with this project's NDCG@10 and
+    coverage@10 beside them."""
+    start = time.perf_counter()
+    if fit:
+        scorer.fit(train, data)
+    out: dict[str, float] = {"fit_seconds": time.perf_counter() - start}
+    users = np.sort(test[USER].unique())
+    recs = top_k(scorer, train, users, max(k for ks in LIANG_CUTOFFS.values() for k in ks))
+    out.update(ranking_metrics(test, recs, 10))
+    out.update(liang_metrics(test, recs))
+    out["coverage"] = coverage(recs, len(scorer.movie_ids), 10)
+    return out

@@ -43,12 +43,23 @@ SCORERS: dict[str, Entry] = {
     "biases": Entry("recsys.evaluation", "Biases", "user and movie biases"),
     "popularity": Entry("recsys.evaluation", "Popularity", "the most rated movies"),
     "ease": Entry("recsys.evaluation", "EASE", "EASE item-item model (Steck, 2019)"),
+    "ease_tuned": Entry("recsys.peers.ease", "tuned",
+                        "EASE, lambda chosen on a validation slice of the training data"),
+    "rp3beta": Entry("recsys.peers.rp3beta", "tuned",
+                     "RP3beta random walk (Paudel et al., 2017), tuned on a validation slice"),
+    "ials": Entry("recsys.peers.ials", "tuned",
+                  "iALS alone (Rendle et al., 2022), tuned on a validation slice"),
+    "multvae": Entry("recsys.peers.multvae", "tuned",
+                     "Mult-VAE in Keras (Liang et al., 2018), epochs chosen on a validation "
+                     "slice"),
     "reference": Entry("recsys.models", "Recommender",
                        "the original course architecture (4*sigmoid output)",
                        configured=True, changes=(("kind", "reference"),)),
 }
 #: The baselines (every scorer but the model itself).
 BASELINES = tuple(name for name in SCORERS if name != "model")
+#: The ranking peers (each tuned on a validation slice of its training data).
+PEERS = ("ease_tuned", "rp3beta", "ials", "multvae")
 #: What training's holdout compares by default (the slower reference model left out).
 QUICK = ("model", "global_mean", "biases", "popularity", "ease")
 

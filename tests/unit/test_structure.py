@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("db",),
     ("entities",),
     ("models", "evaluation"),
+    ("peers",),
     ("training",),
     ("predictions",),
     ("vectors",),
