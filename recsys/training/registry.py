@@ -49,7 +49,7 @@ SCORERS: dict[str, Entry] = {
                      "RP3beta random walk (Paudel et al., 2017), tuned on a validation slice"),
     "ials": Entry("recsys.peers.ials", "tuned",
                   "iALS alone (Rendle et al., 2022), tuned on a validation slice"),
-    "multvae": Entry("recsys.peers.multvae", "tuned",
+    "multvae": Entry("recsys.peers.multvae", "MultVAE",
                      "Mult-VAE in Keras (Liang et al., 2018), epochs chosen on a validation "
                      "slice"),
     "reference": Entry("recsys.models", "Recommender",
