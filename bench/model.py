@@ -4,7 +4,7 @@ folds for all), paired per-fold differences, training time on all 100,000 rating
 latency of `recommend` for one user once loaded.
 
 Usage: RECSYS_DATA_DIR=../shared/datasets .venv/bin/python bench/model.py [--folds 5]
-       [--no-refit] [--split-seed 7] [--skip-folds]
+       [--no-refit] [--split-seed 7] [--skip-folds | --skip-training]
 Prints markdown tables; paste them into bench/RESULTS.md.
 """
 
@@ -51,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--skip-folds", action="store_true", help="only time training/serving")
+    parser.add_argument("--skip-training", action="store_true",
+                        help="only the folds (time training on a quiet machine apart)")
     parser.add_argument("--split-seed", type=int, default=None,
                         help="seed of the folds (default: the model's seed, 42); another seed "
                              "checks that choices made on the usual folds carry over")
@@ -64,6 +66,8 @@ def main() -> None:
     if not args.skip_folds:
         split_seed = config.seed if args.split_seed is None else args.split_seed
         folds(data, config, args.folds, split_seed, refit=not args.no_refit)
+    if args.skip_training:
+        return
 
     # the previous model first (same run, same machine state): what the ensembles cost
     start = time.perf_counter()
