@@ -220,3 +220,19 @@ def two_kinds(data: datasets.Dataset, seed: int = 0) -> pd.DataFrame:
             rows.append((user, movie, int(rng.integers(4, 6))))
     frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
     return frame.assign(id=np.arange(1, len(frame) + 1))
+
+
+def assert_recommends_own_kind(scorer: Any, train: pd.DataFrame,
+                               data: datasets.Dataset) -> None:
+    """On :func:`two_kinds`' world: the first and the last user's top 5 unseen movies are
+    all of their own kind, and a user the training never saw scores 0 everywhere."""
+    users = np.sort(data.users["id"].to_numpy())
+    scores = scorer.score_items(np.array([users[0], users[-1]]))
+    catalogue = scorer.movie_ids
+    seen = train.groupby("user_id")["movie_id"].agg(set)
+    for row, user, kind in ((0, users[0], set(catalogue[:20])),
+                            (1, users[-1], set(catalogue[20:40]))):
+        ranked = [m for m in catalogue[np.argsort(-scores[row], kind="stable")]
+                  if m not in seen[user]]
+        assert set(ranked[:5]) <= kind, (user, ranked[:5])
+    assert not scorer.score_items(np.array([10_000_000])).any()

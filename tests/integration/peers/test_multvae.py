@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import two_kinds
+from support import assert_recommends_own_kind, two_kinds
 
 from recsys import datasets
 from recsys.peers.multvae import MultVAE
@@ -20,18 +20,10 @@ def test_multvae_recommends_each_user_their_own_kind(synthetic: datasets.Dataset
     assert vae.tuning["epochs"].tolist() == [20, 40, 60]
     best = vae.tuning.loc[vae.tuning["ndcg@10"].idxmax(), "epochs"]
     assert vae.chosen == {"epochs": int(best)}
-    users = np.sort(synthetic.users["id"].to_numpy())
-    scores = vae.score_items(np.array([users[0], users[-1]]))
-    catalogue = vae.movie_ids
-    seen = train.groupby("user_id")["movie_id"].agg(set)
-    for row, user, kind in ((0, users[0], set(catalogue[:20])),
-                            (1, users[-1], set(catalogue[20:40]))):
-        ranked = [m for m in catalogue[np.argsort(-scores[row], kind="stable")]
-                  if m not in seen[user]]
-        assert set(ranked[:5]) <= kind
+    assert_recommends_own_kind(vae, train, synthetic)
     # scoring reads the whole training history (the validation slice included)
     assert vae.X.nnz == len(train)
+    users = np.sort(synthetic.users["id"].to_numpy())
     again = MultVAE(max_epochs=60, check_every=20, hidden=32, latent=8).fit(train, synthetic)
     np.testing.assert_allclose(again.score_items(users[:3]), vae.score_items(users[:3]),
                                rtol=1e-4, atol=1e-4)
-    assert not vae.score_items(np.array([10_000_000])).any()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from support import two_kinds
+from support import assert_recommends_own_kind, two_kinds
 
 from recsys import datasets
 from recsys.datasets.tables import Dataset
@@ -23,17 +23,7 @@ def test_a_peer_recommends_each_user_their_own_kind(synthetic: datasets.Dataset,
                                                     make: object) -> None:
     train = two_kinds(synthetic)
     scorer = make().fit(train, synthetic)  # type: ignore[operator]
-    users = np.sort(synthetic.users["id"].to_numpy())
-    first, last = users[0], users[-1]
-    scores = scorer.score_items(np.array([first, last]))
-    catalogue = scorer.movie_ids
-    seen = train.groupby("user_id")["movie_id"].agg(set)
-    for row, user, kind in ((0, first, set(catalogue[:20])), (1, last, set(catalogue[20:40]))):
-        ranked = [m for m in catalogue[np.argsort(-scores[row], kind="stable")]
-                  if m not in seen[user]]
-        assert set(ranked[:5]) <= kind
-    # a user the training data never saw scores 0 everywhere (no crash, no guess)
-    assert not scorer.score_items(np.array([10_000_000])).any()
+    assert_recommends_own_kind(scorer, train, synthetic)
 
 
 def test_rp3beta_beta_pushes_popular_movies_down(synthetic: datasets.Dataset) -> None:
