@@ -148,7 +148,8 @@ def register(sub: Any) -> None:
     evaluate.add_argument("--models", help="comma-separated subset of: "
                           + "; ".join(f"{n} ({e.summary})" for n, e in SCORERS.items())
                           + " (default: all)")
-    evaluate.add_argument("--epochs", type=int, help="maximum epochs of the Keras models")
+    evaluate.add_argument("--epochs", type=int, help="maximum epochs of the model's networks "
+                          "(and the reference model's; Mult-VAE chooses its own)")
     evaluate.add_argument("--seed", type=int, help="random seed (default: RECSYS_SEED)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress lines")
     evaluate.set_defaults(func=cmd_evaluate)
