@@ -114,6 +114,8 @@ def main() -> None:
         names = registry.check(tuple(args.models.split(",")))
         per_split = run(data, names, args.folds, args.heldout_users, args.seed)
     label = "course" if args.synthetic is None else "synthetic-" + args.synthetic.replace(",", "x")
+    if names != NAMES:
+        label += "-" + "-".join(names)
     per_split.to_csv(Path(tempfile.gettempdir()) / f"recsys-bench-ranking-{label}.csv",
                      index=False)
     print(f"\n{len(data.scores)} ratings; {time.perf_counter() - started:.0f} s in all")
