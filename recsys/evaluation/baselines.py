@@ -133,7 +133,35 @@ class Popularity(_Indexed):
         return np.tile(self.counts, (len(user_ids), 1))
 
 
-class EASE(_Indexed):
+class ItemToItem(_Indexed):
+    """A scorer whose scores are ``X_u W``: a user's row of who-watched-what times a movie x
+    movie weight matrix over the ``max_items`` most-rated movies (the others score 0). EASE
+    here and RP3beta (:mod:`recsys.peers.rp3beta`) differ only in how ``W`` is fitted."""
+
+    max_items: int = MAX_ITEMS
+    W: np.ndarray
+
+    def _cover(self, train: pd.DataFrame, data: Dataset) -> np.ndarray:
+        """Index, build ``X`` and choose the covered movies; the rating count of each."""
+        self._index(train, data)
+        self.X = self.interactions(train)
+        counts = np.asarray(self.X.sum(axis=0)).ravel()
+        # covered_items counts positions from 1 (0 is the ranker's unknown movie)
+        self.items = covered_items(np.concatenate([[0.0], counts]), self.max_items) - 1
+        return counts
+
+    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> None:
+        return None
+
+    def score_items(self, user_ids: np.ndarray) -> np.ndarray:
+        u = self._pos(self.user_pos, user_ids)
+        out = np.zeros((len(u), len(self._movie_ids)))
+        out[:, self.items] = self.X[np.maximum(u, 0)][:, self.items] @ self.W
+        out[u < 0] = 0.0  # users the training data never saw
+        return out
+
+
+class EASE(ItemToItem):
     """EASE (Steck, 2019): a closed-form item-item model on who-watched-what.
 
     B = I - P / diag(P) with P = (X'X + lambda I)^-1, zero diagonal; a user's scores are X_u B.
@@ -147,20 +175,6 @@ class EASE(_Indexed):
         self.l2, self.max_items = l2, max_items
 
     def fit(self, train: pd.DataFrame, data: Dataset) -> EASE:
-        self._index(train, data)
-        self.X = self.interactions(train)
-        counts = np.asarray(self.X.sum(axis=0)).ravel()
-        # covered_items counts positions from 1 (0 is the ranker's unknown movie)
-        self.items = covered_items(np.concatenate([[0.0], counts]), self.max_items) - 1
-        self.B = ease_weights(self.X[:, self.items], self.l2)
+        self._cover(train, data)
+        self.W = ease_weights(self.X[:, self.items], self.l2)
         return self
-
-    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> None:
-        return None
-
-    def score_items(self, user_ids: np.ndarray) -> np.ndarray:
-        u = self._pos(self.user_pos, user_ids)
-        out = np.zeros((len(u), len(self._movie_ids)))
-        out[:, self.items] = self.X[np.maximum(u, 0)][:, self.items] @ self.B
-        out[u < 0] = 0.0  # users the training data never saw
-        return out

@@ -10,15 +10,13 @@ is dense); the others score 0.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.algorithms.ease import MAX_ITEMS, covered_items
+from recsys.algorithms.ease import MAX_ITEMS
 from recsys.datasets.tables import Dataset
-from recsys.evaluation.baselines import _Indexed
+from recsys.evaluation.baselines import ItemToItem
 from recsys.peers.tuning import Tuned
 
 #: The settings tried on the validation slice (Dacrema et al. searched alpha in 0..2 and
@@ -39,7 +37,7 @@ def keep_strongest(weights: np.ndarray, neighbours: int) -> np.ndarray:
     return np.where(weights >= cut, weights, 0.0)
 
 
-class RP3beta(_Indexed):
+class RP3beta(ItemToItem):
     """RP3beta with fixed settings (see :func:`tuned` for the searched one)."""
 
     name = "rp3beta"
@@ -50,10 +48,7 @@ class RP3beta(_Indexed):
         self.neighbours, self.max_items = neighbours, max_items
 
     def fit(self, train: pd.DataFrame, data: Dataset) -> RP3beta:
-        self._index(train, data)
-        self.X = self.interactions(train)
-        counts = np.asarray(self.X.sum(axis=0)).ravel()
-        self.items = covered_items(np.concatenate([[0.0], counts]), self.max_items) - 1
+        counts = self._cover(train, data)
         X = self.X[:, self.items]
         user_to_movie = _rows_normalised(X)
         movie_to_user = _rows_normalised(sp.csr_matrix(X.T))
@@ -64,16 +59,6 @@ class RP3beta(_Indexed):
         np.fill_diagonal(walk, 0.0)
         self.W = keep_strongest(walk, self.neighbours).astype(np.float32)
         return self
-
-    def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray, at: Any = None) -> None:
-        return None
-
-    def score_items(self, user_ids: np.ndarray) -> np.ndarray:
-        u = self._pos(self.user_pos, user_ids)
-        out = np.zeros((len(u), len(self._movie_ids)))
-        out[:, self.items] = self.X[np.maximum(u, 0)][:, self.items] @ self.W
-        out[u < 0] = 0.0
-        return out
 
 
 def tuned() -> Tuned:
