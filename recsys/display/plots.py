@@ -157,8 +157,10 @@ def metric_bars(summary: pd.DataFrame, metrics: Sequence[str],
                 highlight: Sequence[str] = ("model",)) -> Figure:
     """One panel per metric, one bar per model, the axis zoomed on the values (a 0.898 and
     a 0.943 must not look equal), each title saying which way is better."""
-    fig = Figure(figsize=(4.4 * len(metrics), 3.9), layout="constrained")
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    # each panel wide enough for its bars (a dozen models and peers side by side)
+    widths = [max(4.4, 0.42 * int(summary[m].notna().sum())) for m in metrics]
+    fig = Figure(figsize=(sum(widths), 3.9), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False, width_ratios=widths)[0]
     for ax, metric in zip(axes, metrics):
         values = summary[metric].dropna().astype(float)
         lower = any(metric.startswith(m) for m in LOWER_IS_BETTER)
@@ -170,6 +172,9 @@ def metric_bars(summary: pd.DataFrame, metrics: Sequence[str],
                     float(values.max()) + 0.2 * span)
         ax.set_title(f"{metric} ({'lower' if lower else 'higher'} is better)")
         ax.tick_params(axis="x", labelrotation=45)
+        for label in ax.get_xticklabels():  # the label's end under its bar, not its middle
+            label.set_horizontalalignment("right")
+            label.set_rotation_mode("anchor")
         for x, v in enumerate(values.to_numpy()):
             ax.annotate(f"{v:.3f}", (x, v), ha="center", va="bottom", fontsize=8)
         if ax.get_ylim()[0] > 0:
