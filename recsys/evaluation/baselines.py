@@ -35,8 +35,9 @@ class Scorer(Protocol):
     def movie_ids(self) -> np.ndarray: ...
 
 
-class _Indexed:
-    """Dense indices for users and movies of the catalogue (all movies in ``data``)."""
+class Indexed:
+    """Dense indices for users and movies of the catalogue (all movies in ``data``): the
+    base of every baseline here and of the ranking peers (:mod:`recsys.peers`)."""
 
     name = "base"
 
@@ -66,7 +67,7 @@ class _Indexed:
         return matrix
 
 
-class GlobalMean(_Indexed):
+class GlobalMean(Indexed):
     """Predicts the mean training rating for everything; ranks nothing."""
 
     name = "global_mean"
@@ -83,7 +84,7 @@ class GlobalMean(_Indexed):
         return None
 
 
-class Biases(_Indexed):
+class Biases(Indexed):
     """Regularised user and item biases around the global mean (alternating least squares).
 
     Ranking uses the item bias (the same top list for everyone, minus what they have seen).
@@ -115,7 +116,7 @@ class Biases(_Indexed):
         return np.tile(self.bi, (len(user_ids), 1))
 
 
-class Popularity(_Indexed):
+class Popularity(Indexed):
     """Ranks movies by how many training ratings they have; predicts no ratings."""
 
     name = "popularity"
@@ -133,7 +134,7 @@ class Popularity(_Indexed):
         return np.tile(self.counts, (len(user_ids), 1))
 
 
-class ItemToItem(_Indexed):
+class ItemToItem(Indexed):
     """A scorer whose scores are ``X_u W``: a user's row of who-watched-what times a movie x
     movie weight matrix over the ``max_items`` most-rated movies (the others score 0). EASE
     here and RP3beta (:mod:`recsys.peers.rp3beta`) differ only in how ``W`` is fitted."""

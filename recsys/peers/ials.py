@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.datasets.tables import Dataset
-from recsys.evaluation.baselines import _Indexed
+from recsys.evaluation.baselines import Indexed
 from recsys.models import ials
 from recsys.peers.tuning import Tuned
 
@@ -22,7 +22,7 @@ from recsys.peers.tuning import Tuned
 GRID = tuple({"factors": 32, "unobserved": w, "l2": 0.01} for w in (0.3, 1.0, 3.0))
 
 
-class IALS(_Indexed):
+class IALS(Indexed):
     """iALS with fixed settings (see :func:`tuned` for the searched one)."""
 
     name = "ials"

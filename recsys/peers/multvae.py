@@ -27,7 +27,7 @@ import pandas as pd
 
 from recsys.datasets.tables import Dataset
 from recsys.display.quiet import import_keras
-from recsys.evaluation.baselines import _Indexed
+from recsys.evaluation.baselines import Indexed
 from recsys.evaluation.protocol import evaluate
 from recsys.evaluation.splits import random_holdout
 from recsys.peers.tuning import MEASURE, VALIDATION_FRACTION, VALIDATION_SEED
@@ -51,7 +51,7 @@ MAX_EPOCHS = 60
 CHECK_EVERY = 10
 
 
-class MultVAE(_Indexed):
+class MultVAE(Indexed):
     """Mult-VAE, its epochs chosen on a validation slice of the training data.
 
     Attributes (after ``fit``):
