@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from recsys.algorithms.topk import PairIndex, top_columns
 from recsys.datasets.tables import Dataset
 from recsys.display.progress import Progress, reporter
 from recsys.evaluation.baselines import Scorer
+from recsys.evaluation.beside import start as start_beside
 
 
 def top_k(scorer: Scorer, train: pd.DataFrame, user_ids: np.ndarray, k: int,
@@ -126,31 +128,54 @@ class Comparison:
 def compare(factories: dict[str, Callable[[], Scorer]],
             splits: Iterable[tuple[pd.DataFrame, pd.DataFrame]], data: Dataset,
             k: int = 10, progress: Progress = True,
-            on_fit: Callable[[str, int, Scorer, pd.DataFrame, pd.DataFrame], None] | None = None
-            ) -> Comparison:
+            on_fit: Callable[[str, int, Scorer, pd.DataFrame, pd.DataFrame], None] | None = None,
+            beside: Collection[str] = ()) -> Comparison:
     """Evaluate fresh scorers from each factory on each split.
 
     Args:
         on_fit: called with (name, fold, fitted scorer, train, test) after each evaluation,
-            e.g. to keep the model's predictions.
+            e.g. to keep the model's predictions (not for the scorers fitted ``beside``).
+        beside: scorers fitted in a second process while this one fits the others
+            (:mod:`recsys.evaluation.beside`); their factories must be picklable.
     """
     report = reporter(progress)
     folds = list(splits)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for fold, (train, test) in enumerate(folds):
+        apart = {name: f for name, f in factories.items() if name in beside}
+        wait = start_beside(measure_all, apart, train, test, data, k) if apart else None
+        measured: dict[str, dict[str, float]] = {}
         for name, factory in factories.items():
+            if name in apart:
+                continue
             scorer = factory()
-            metrics = evaluate(scorer, train, test, data, k)
-            rows.append({"model": name, "fold": fold, **metrics})
-            if report is not None:
-                where = f"fold {fold}" if len(folds) > 1 else "holdout"
-                shown = [f"{key}={value:.4f}" for key, value in
-                         (("rmse", metrics["rmse"]), (f"ndcg@{k}", metrics[f"ndcg@{k}"]))
-                         if value == value]  # NaN: the scorer does not predict that
-                report(f"{where} {name:<12} {' '.join(shown)} ({metrics['fit_seconds']:.1f} s)")
+            measured[name] = evaluate(scorer, train, test, data, k)
+            _say(report, fold, len(folds), name, measured[name], k)
             if on_fit is not None:
                 on_fit(name, fold, scorer, train, test)
+        for name, metrics in wait() if wait is not None else ():
+            measured[name] = metrics
+            _say(report, fold, len(folds), name, metrics, k)
+        rows.extend({"model": name, "fold": fold, **measured[name]} for name in factories)
     return Comparison(pd.DataFrame(rows))
+
+
+def measure_all(factories: dict[str, Callable[[], Scorer]], train: pd.DataFrame,
+                test: pd.DataFrame, data: Dataset, k: int) -> list[tuple[str, dict[str, float]]]:
+    """Fit and measure each scorer (what a second process runs for :func:`compare`)."""
+    return [(name, evaluate(factory(), train, test, data, k))
+            for name, factory in factories.items()]
+
+
+def _say(report: Callable[[str], None] | None, fold: int, folds: int, name: str,
+         metrics: dict[str, float], k: int) -> None:
+    if report is None:
+        return
+    where = f"fold {fold}" if folds > 1 else "holdout"
+    shown = [f"{key}={value:.4f}" for key, value in
+             (("rmse", metrics["rmse"]), (f"ndcg@{k}", metrics[f"ndcg@{k}"]))
+             if value == value]  # NaN: the scorer does not predict that
+    report(f"{where} {name:<12} {' '.join(shown)} ({metrics['fit_seconds']:.1f} s)")
 
 
 def evaluate_heldout_users(scorer: Scorer, train: pd.DataFrame, test: pd.DataFrame,

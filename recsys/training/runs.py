@@ -20,6 +20,7 @@ from recsys import evaluation as ev
 from recsys.datasets.tables import Dataset
 from recsys.display.progress import Progress, reporter
 from recsys.errors import UsageError
+from recsys.evaluation.beside import MIN_RATINGS as BESIDE_MIN_RATINGS
 from recsys.models import ModelConfig, Recommender, versions
 from recsys.models.distribute import Strategy
 from recsys.training import registry
@@ -134,7 +135,8 @@ def _holdout(data: Dataset, config: ModelConfig, names: tuple[str, ...], holdout
 
     comparison = ev.compare(factories(config, names, progress=progress, strategy=strategy),
                             iter([(train_part, test_part)]), data, k=k, progress=progress,
-                            on_fit=measure_previous)
+                            on_fit=measure_previous,
+                            beside=_beside(names, len(train_part), strategy))
     results = _records(comparison.summary())
     if previous:
         # derived from the model's own fit, never fitted apart: no time of its own (null in
@@ -145,6 +147,17 @@ def _holdout(data: Dataset, config: ModelConfig, names: tuple[str, ...], holdout
                    **{n: r for n, r in results.items() if n != "model"}}
     return ({"fraction": holdout, "seed": config.seed, "k": k, "results": results},
             fitted.get("holdout"))
+
+
+def _beside(names: tuple[str, ...], ratings: int,
+            strategy: Strategy | None) -> tuple[str, ...]:
+    """The scorers fitted in a second process while the model trains here
+    (:mod:`recsys.evaluation.beside`): all the others, when the model is among ``names``,
+    trains in one process (a distribution strategy cannot be sent to another) and there are
+    enough training ratings for a process start to pay."""
+    if "model" not in names or strategy is not None or ratings < BESIDE_MIN_RATINGS:
+        return ()
+    return tuple(name for name in names if name != "model")
 
 
 def holdout_table(metrics: dict[str, Any], k: int = 10) -> pd.DataFrame:
@@ -201,7 +214,8 @@ def evaluate(data: Dataset, config: ModelConfig | None = None, folds: int = 5,
         recommendations.append(ev.top_k(scorer, train_part, users, k).assign(fold=fold))
 
     comparison = ev.compare(factories(config, names), iter(splits), data, k=k,
-                            progress=progress, on_fit=keep_outputs)
+                            progress=progress, on_fit=keep_outputs,
+                            beside=_beside(names, len(splits[0][0]), None))
     explicit = train_scores is not None
     for frames, path, columns in (
             (predictions, predictions_out, ["user_id", "movie_id", "rating", "predicted"]),
