@@ -69,6 +69,8 @@ def coverage(recommendations: pd.DataFrame, n_items: int, k: int = 10,
 
 #: The cut-offs of Liang et al. (2018)'s tables: NDCG@100, Recall@20 and Recall@50.
 LIANG_CUTOFFS = {"ndcg": (100,), "recall": (20, 50)}
+#: How long a list those metrics read.
+LIANG_DEPTH = max(k for ks in LIANG_CUTOFFS.values() for k in ks)
 
 
 def liang_metrics(test: pd.DataFrame, recommendations: pd.DataFrame, col_user: str = USER,
@@ -78,7 +80,7 @@ def liang_metrics(test: pd.DataFrame, recommendations: pd.DataFrame, col_user: s
     (so a perfect list scores 1 even for users with more than k movies to find), NDCG uses
     binary gains. Means over the users of ``test``."""
     rel_sets = test.groupby(col_user)[col_item].agg(set)
-    depth = max(k for ks in LIANG_CUTOFFS.values() for k in ks)
+    depth = LIANG_DEPTH
     top = recommendations[recommendations[col_rank] <= depth].sort_values([col_user, col_rank])
     lists = top.groupby(col_user)[col_item].agg(list)
     discounts = 1.0 / np.log2(np.arange(2, depth + 2))

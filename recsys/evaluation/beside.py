@@ -2,7 +2,7 @@
 
 Over a holdout fit on MovieLens 100K the model's networks keep about 1.3 of this machine's 2
 cores busy. The baselines and ranking peers, fitted meanwhile in a spawned process, use the
-rest: notebook 04's holdout comparison takes 49 s instead of 58 s, with the same numbers
+rest: notebook 04's holdout comparison takes 52 s instead of 60 s, with the same numbers
 (bench/RESULTS.md, issue 26). A process start costs 2-3 s (TensorFlow's import), more than
 small data saves, so callers use it from :data:`MIN_RATINGS` training ratings on.
 

@@ -30,7 +30,7 @@ from recsys.algorithms.columns import (
     USER,
 )
 from recsys.algorithms.metrics import (
-    LIANG_CUTOFFS,
+    LIANG_DEPTH,
     coverage,
     liang_metrics,
     mae,
@@ -189,7 +189,7 @@ def evaluate_heldout_users(scorer: Scorer, train: pd.DataFrame, test: pd.DataFra
         scorer.fit(train, data)
     out: dict[str, float] = {"fit_seconds": time.perf_counter() - start}
     users = np.sort(test[USER].unique())
-    recs = top_k(scorer, train, users, max(k for ks in LIANG_CUTOFFS.values() for k in ks))
+    recs = top_k(scorer, train, users, LIANG_DEPTH)
     out.update(ranking_metrics(test, recs, 10))
     out.update(liang_metrics(test, recs))
     out["coverage"] = coverage(recs, len(scorer.movie_ids), 10)
