@@ -163,9 +163,43 @@ def _inputs(hybrid: np.ndarray, knn_baseline: np.ndarray, knn_residual: np.ndarr
             hybrid * log_movie, knn_baseline * log_movie]
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The blend's half that reads only the ratings: the KNN-baseline (biases plus the
+    neighbourhood of their residuals), fitted on the ratings outside the validation slice.
+    It needs nothing from the networks, so it can be fitted while they train.
+
+    Attributes:
+        residual: each fitting rating's residual from the biases.
+        at_validation: the KNN-baseline's prediction of each validation rating.
+        every: users x movies (positions) KNN-baseline prediction.
+    """
+
+    residual: np.ndarray
+    at_validation: np.ndarray
+    every: np.ndarray
+
+    @classmethod
+    def fit(cls, u: np.ndarray, m: np.ndarray, r: np.ndarray, is_val: np.ndarray,
+            neighbours: int, n_users: int, n_movies: int) -> Baseline:
+        """Fit on the ratings outside ``is_val`` (positions ``u``, ``m``; ratings ``r``)."""
+        fit_part = ~is_val
+        fu, fm, fr = u[fit_part], m[fit_part], r[fit_part].astype(np.float64)
+        mean, bu, bm = biases(fu, fm, fr, n_users, n_movies)
+        residual = fr - (mean + bu[fu] + bm[fm])
+        sim = similarity(fu, fm, residual, n_users, n_movies)
+        vu, vm = u[is_val], m[is_val]
+        at_validation = mean + bu[vu] + bm[vm] + neighbourhood(sim, fu, fm, residual, vu, vm,
+                                                               neighbours)
+        every = (mean + bu[:, None] + bm[None, :] + neighbourhood(
+            sim, fu, fm, residual, np.arange(n_users), None, neighbours))
+        return cls(residual, at_validation, every)
+
+
 def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
         is_val: np.ndarray, predict: np.ndarray, full: np.ndarray, neighbours: int,
-        n_users: int, n_movies: int, others: tuple[np.ndarray, ...] = ()) -> Blend:
+        n_users: int, n_movies: int, others: tuple[np.ndarray, ...] = (),
+        baseline: Baseline | None = None) -> Blend:
     """Fit the blend.
 
     Args:
@@ -176,35 +210,33 @@ def fit(u: np.ndarray, m: np.ndarray, r: np.ndarray, day: np.ndarray | None,
         neighbours: how many similar movies the neighbourhood models read.
         others: further models' predictions of every (user, movie) position pair, fitted on
             the same part (e.g. :mod:`recsys.models.autorec`); one blend input each.
+        baseline: the KNN-baseline of these ratings, when already fitted
+            (:meth:`Baseline.fit`; None: fitted here).
     """
+    if baseline is None:
+        baseline = Baseline.fit(u, m, r, is_val, neighbours, n_users, n_movies)
     fit_part = ~is_val
     fu, fm, fr = u[fit_part], m[fit_part], r[fit_part].astype(np.float64)
-    mean, bu, bm = biases(fu, fm, fr, n_users, n_movies)
-    base_residual = fr - (mean + bu[fu] + bm[fm])
     net_residual = fr - predict[fit_part]
-    sims = [similarity(fu, fm, res, n_users, n_movies) for res in (base_residual,
-                                                                    net_residual)]
+    sim = similarity(fu, fm, net_residual, n_users, n_movies)
     log_user = np.log1p(np.bincount(fu, minlength=n_users)).astype(np.float32)
     log_movie = np.log1p(np.bincount(fm, minlength=n_movies)).astype(np.float32)
 
     vu, vm = u[is_val], m[is_val]
-    knn_b = mean + bu[vu] + bm[vm] + neighbourhood(sims[0], fu, fm, base_residual, vu, vm,
-                                                   neighbours)
-    knn_r = neighbourhood(sims[1], fu, fm, net_residual, vu, vm, neighbours)
-    columns = _inputs(predict[is_val], knn_b, knn_r, log_user[vu], log_movie[vm])
+    knn_r = neighbourhood(sim, fu, fm, net_residual, vu, vm, neighbours)
+    columns = _inputs(predict[is_val], baseline.at_validation, knn_r, log_user[vu],
+                      log_movie[vm])
     columns += [other[vu, vm] for other in others]
-    table = DayTable.fit(fu, day[fit_part], [net_residual, base_residual]) if day is not None \
-        else DayTable(np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
+    table = (DayTable.fit(fu, day[fit_part], [net_residual, baseline.residual])
+             if day is not None
+             else DayTable(np.zeros(0, np.int64), np.zeros((0, 2), np.float32)))
     day_columns = (table.lookup(vu, day[is_val]) if day is not None
                    else np.zeros((len(vu), 2)))
     x = np.column_stack([*columns, day_columns])
     weights = ridge(x, r[is_val].astype(np.float64), BLEND_L2)
 
-    users = np.arange(n_users)
-    knn_b_all = (mean + bu[:, None] + bm[None, :] + neighbourhood(
-        sims[0], fu, fm, base_residual, users, None, neighbours))
-    knn_r_all = neighbourhood(sims[1], fu, fm, net_residual, users, None, neighbours)
-    parts = _inputs(full, knn_b_all, knn_r_all, log_user[:, None], log_movie[None, :])
+    knn_r_all = neighbourhood(sim, fu, fm, net_residual, np.arange(n_users), None, neighbours)
+    parts = _inputs(full, baseline.every, knn_r_all, log_user[:, None], log_movie[None, :])
     parts += list(others)
     blended = weights[0] + sum(w * p for w, p in zip(weights[1:], parts))
     correction = (blended - full).astype(np.float32)

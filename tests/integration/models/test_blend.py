@@ -140,3 +140,25 @@ def test_autorec_learns_from_the_columns_it_reconstructs(
     without = Recommender(dataclasses.replace(FAST, max_epochs=3, autorec=False)).fit(train,
                                                                                        data)
     assert len(with_it.fitted.blend.weights) == len(without.fitted.blend.weights) + 1
+
+
+def test_a_baseline_fitted_ahead_gives_the_same_blend() -> None:
+    # the model fits the KNN-baseline in a second thread while the networks train
+    # (recsys.models.state); handing it in must change nothing
+    rng = np.random.default_rng(1)
+    n_users, n_movies, n = 30, 25, 400
+    u, m = rng.integers(1, n_users, n), rng.integers(1, n_movies, n)
+    r = rng.integers(1, 6, n).astype(np.float32)
+    is_val = rng.random(n) < 0.2
+    full = rng.normal(3.5, 0.5, (n_users, n_movies)).astype(np.float32)
+    predict = full[u, m]
+    ahead = blend.Baseline.fit(u, m, r, is_val, 5, n_users, n_movies)
+    inside = blend.fit(u, m, r, None, is_val, predict, full, 5, n_users, n_movies)
+    given = blend.fit(u, m, r, None, is_val, predict, full, 5, n_users, n_movies,
+                      baseline=ahead)
+    np.testing.assert_array_equal(inside.correction, given.correction)
+    np.testing.assert_array_equal(inside.weights, given.weights)
+    # and the baseline is what it says: biases plus a neighbourhood, finite everywhere
+    assert ahead.every.shape == (n_users, n_movies) and np.isfinite(ahead.every).all()
+    assert len(ahead.at_validation) == is_val.sum()
+    assert len(ahead.residual) == (~is_val).sum()
