@@ -183,10 +183,34 @@ def metric_bars(summary: pd.DataFrame, metrics: Sequence[str],
     return fig
 
 
-def training_curves(history: pd.DataFrame, metric: str = "rmse") -> Figure:
+def training_curves(history: pd.DataFrame, metric: str = "rmse",
+                    started_from: pd.DataFrame | None = None) -> Figure:
     """Training (dashed) and validation (solid) ``metric`` per epoch, one colour per network,
-    a star on each network's best validation epoch (the weights it keeps)."""
-    fig, ax = _figure()
+    a star on each network's best validation epoch (the weights it keeps).
+
+    ``started_from``: the history of the fit the networks were warm-started from (e.g.
+    :attr:`recsys.models.Recommender.start_history`), drawn first, on its own panel with the
+    same scale: the learning from scratch, then the few epochs that continue it.
+    """
+    title = (f"Training curves ({metric.upper()}, lower is better; \u2605 best validation "
+             "epoch, kept)")
+    if started_from is None:
+        fig, ax = _figure()
+        _curves(ax, history, metric, title)
+        return fig
+    fig = Figure(figsize=(9.0, 4.0), layout="constrained")
+    first, second = fig.subplots(1, 2, sharey=True,
+                                 gridspec_kw={"width_ratios": [2, 1]})
+    _curves(first, started_from, metric, "1. From scratch: the holdout model")
+    _curves(second, history, metric, "2. Continued on all the ratings")
+    second.set_ylabel("")
+    second.get_legend().remove()  # the same networks in the same colours
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _curves(ax: Any, history: pd.DataFrame, metric: str, title: str) -> None:
+    """One panel of :func:`training_curves`."""
     groups = list(history.groupby("network")) if "network" in history else [(0, history)]
     for (network, part), color in zip(groups, PALETTE * 3):
         # numbered as the console numbers them while training: network 1/3 .. 3/3
@@ -200,12 +224,10 @@ def training_curves(history: pd.DataFrame, metric: str = "rmse") -> Figure:
             best = part.loc[part[validation].idxmin()]
             ax.scatter([best["epoch"]], [best[validation]], marker="*", s=160, color=color,
                        edgecolor="black", zorder=5)
-    ax.set(title=f"Training curves ({metric.upper()}, lower is better; \u2605 best "
-                 "validation epoch, kept)", xlabel="epoch", ylabel=metric.upper())
+    ax.set(title=title, xlabel="epoch", ylabel=metric.upper())
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
-    return fig
 
 
 def prediction_histogram(predicted: np.ndarray, actual: np.ndarray | None = None) -> Figure:

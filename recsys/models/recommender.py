@@ -92,6 +92,12 @@ class Recommender:
         return self.state.history if self.state is not None else pd.DataFrame()
 
     @property
+    def start_history(self) -> pd.DataFrame | None:
+        """The per-epoch history of the model this one was warm-started from (its networks
+        trained from scratch), or None: a fit from scratch, or a model loaded from disk."""
+        return self.fitted.start_history
+
+    @property
     def fit_seconds(self) -> float | None:
         return self.state.fit_seconds if self.state is not None else None
 

@@ -86,6 +86,9 @@ class FittedModel:
     warm_started: bool = False
     #: the blend's AutoRec weights, for a fit that starts from this one (not saved)
     autorec_weights: list[np.ndarray] | None = None
+    #: the networks' per-epoch history of the fit this one started from (a warm start; not
+    #: saved): what the networks learnt from scratch, before the few epochs of ``history``
+    start_history: pd.DataFrame | None = None
 
 
 def embedding_frame(state: FittedModel, entity: str) -> pd.DataFrame:
@@ -205,10 +208,9 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
                "training from scratch: the holdout model does not match this data")
     is_val = (warm_val if warm_val is not None else
               np.random.default_rng(config.seed).random(len(r)) < config.validation_fraction)
-    implicit = (implicit_matrix(u, m, users.rows, movies.rows)
-                if config.kind == "hybrid" and config.implicit else None)
     inputs = networks.Inputs(users.rows, movies.rows, user_side, movie_side, global_mean,
-                             implicit)
+                             implicit_matrix(u, m, users.rows, movies.rows)
+                             if config.kind == "hybrid" and config.implicit else None)
     x = np.stack([u, m], axis=1).astype(np.int32)
     start_from = warm if warm_val is not None else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recsys-ranking") as pool:
@@ -235,7 +237,8 @@ def fit(config: ModelConfig, scores: pd.DataFrame, data: Dataset,
         rating_range=(data.info.rating_scale.low, data.info.rating_scale.high),
         blend=fitted_blend, ials=implicit_factors,
         validation=np.sort(pair_keys(u[is_val], m[is_val], movies.rows)),
-        warm_started=warm_val is not None, autorec_weights=autorec_weights)
+        warm_started=warm_val is not None, autorec_weights=autorec_weights,
+        start_history=start_from.history if start_from else None)
 
 
 def submit_ratings_only(pool: ThreadPoolExecutor, config: ModelConfig, u: np.ndarray,

@@ -69,9 +69,9 @@ def show_figures_inline() -> None:
 
 
 def figure_text(figure: Any) -> str:
-    """A figure described in words for a reader who cannot see it: its titles and axis labels
-    ("Figure: Elbow: inertia by k (k, inertia); ...")."""
-    parts = []
+    """A figure described in words for a reader who cannot see it: its overall title, then
+    each panel's title and axis labels ("Figure: Elbow: inertia by k (k, inertia); ...")."""
+    parts = [figure.get_suptitle()] if figure.get_suptitle() else []
     for ax in figure.axes:
         labels = ", ".join(label for label in (ax.get_xlabel(), ax.get_ylabel()) if label)
         title = ax.get_title() or "a chart"

@@ -107,6 +107,22 @@ def test_save_and_load_give_identical_outputs(model: Recommender, data: datasets
 
 
 @pytest.mark.training
+def test_a_warm_start_continues_the_holdout_models_networks(
+        model: Recommender, data: datasets.Dataset, tmp_path: Path) -> None:
+    # what training.train does after its holdout: the final fit starts from that model
+    assert model.start_history is None and not model.fitted.warm_started
+    final = Recommender(FAST).fit(data.scores, data, warm_start=model)
+    assert final.fitted.warm_started
+    pd.testing.assert_frame_equal(final.start_history, model.history)
+    # continued, not trained again: its first epoch starts where the first fit ended
+    first = final.history.groupby("network")["val_rmse"].first()
+    assert (first < model.history.groupby("network")["val_rmse"].first()).all()
+    # the history it started from is a training-time aid, not part of the artifact
+    final.save(tmp_path / "models")
+    assert Recommender.load(tmp_path / "models", data=data).start_history is None
+
+
+@pytest.mark.training
 def test_loading_with_mismatched_data_fails_clearly(model: Recommender,
                                                     data: datasets.Dataset,
                                                     tmp_path: Path) -> None:

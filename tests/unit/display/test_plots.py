@@ -86,3 +86,21 @@ def test_a_projection_by_value_has_a_named_colour_bar_and_greys_what_has_no_valu
     grey, shaded = ax.collections
     assert len(grey.get_offsets()) == 10 and len(shaded.get_offsets()) == 40
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["no mean rating"]
+
+
+def test_training_curves_of_a_warm_start_show_where_it_started_on_the_same_scale() -> None:
+    before = pd.DataFrame({"epoch": [1, 2, 3], "rmse": [1.2, 0.9, 0.8],
+                           "val_rmse": [1.1, 0.95, 0.97]})
+    after = pd.DataFrame({"epoch": [1, 2], "rmse": [0.79, 0.78], "val_rmse": [0.94, 0.945]})
+    fig = plots.training_curves(after, started_from=before)
+    first, second = fig.axes
+    assert first.get_title().startswith("1. From scratch")
+    assert second.get_title().startswith("2. Continued")
+    assert first.get_ylim() == second.get_ylim()  # one scale: the second panel's flatness reads
+    # each panel stars its own best validation epoch
+    stars = [ax.collections[0].get_offsets()[0].tolist() for ax in (first, second)]
+    assert stars == [[2.0, 0.95], [1.0, 0.94]]
+    from recsys.pipeline.notebook import figure_text
+
+    assert figure_text(fig).startswith("Figure: Training curves (RMSE")
+    assert "1. From scratch" in figure_text(fig)
