@@ -58,6 +58,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if costly:
         raise pytest.UsageError(f"tests/unit holds only fast tests; move these to "
                                 f"tests/integration or tests/system: {costly}")
+    # a test module that imports TensorFlow (Keras, recsys.models.networks) at its top loads
+    # it while collecting: the fast lane pays for it, and _fast_lane_trains_nothing can no
+    # longer tell which test loads it
+    if "tensorflow" in sys.modules:
+        raise pytest.UsageError("a test module loads TensorFlow when it is collected: import "
+                                "Keras and recsys.models.networks inside its tests or "
+                                "fixtures")
 
 
 @pytest.fixture(autouse=True)

@@ -6,17 +6,22 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import keras
 import numpy as np
 import pytest
 
-from recsys.models import ModelConfig, networks
+from recsys.models import ModelConfig
+
+# Keras (and recsys.models.networks, which loads it) are imported inside the tests: at module
+# level the fast lane would load TensorFlow while collecting, and its guard against tests
+# that load it (tests/conftest.py) could no longer tell.
 
 CONFIG = ModelConfig(max_epochs=3, patience=2, seed=5, ensemble=2)
 
 
 @pytest.fixture(scope="module")
-def problem() -> tuple[networks.Inputs, np.ndarray, np.ndarray, np.ndarray]:
+def problem() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    from recsys.models import networks
+
     rng = np.random.default_rng(0)
     n_users, n_movies, n = 40, 30, 900
     u, m = rng.integers(1, n_users, n), rng.integers(1, n_movies, n)
@@ -30,10 +35,14 @@ def problem() -> tuple[networks.Inputs, np.ndarray, np.ndarray, np.ndarray]:
     return inputs, x, r.astype(np.float32), rng.random(n) < 0.2
 
 
-def one_network_each(config: ModelConfig, inputs: networks.Inputs, x: np.ndarray,
+def one_network_each(config: ModelConfig, inputs: Any, x: np.ndarray,
                      r: np.ndarray, is_val: np.ndarray,
                      initial: list[Any] | None = None) -> list[list[np.ndarray]]:
     """The plain way: a new compiled network per member (what ``Trainer`` replaces)."""
+    import keras
+
+    from recsys.models import networks
+
     out = []
     for member in range(config.members):
         keras.utils.set_random_seed(config.seed + member)
@@ -55,7 +64,9 @@ def weights(nets: list[Any]) -> list[list[np.ndarray]]:
 
 @pytest.mark.training
 def test_members_sharing_one_compiled_network_learn_what_their_own_would(
-        problem: tuple[networks.Inputs, np.ndarray, np.ndarray, np.ndarray]) -> None:
+        problem: tuple[Any, np.ndarray, np.ndarray, np.ndarray]) -> None:
+    from recsys.models import networks
+
     inputs, x, r, is_val = problem
     config = dataclasses.replace(CONFIG, batch_size=64)
     shared, history = networks.train(config, inputs, x, r, is_val, report=None)
