@@ -31,9 +31,13 @@ MIN_EPOCHS = 3
 #: above this many ratings the networks' prediction is served alone (as the ensemble rule).
 BLEND_MAX_RATINGS = ENSEMBLE_MAX_RATINGS
 #: The ranking as it was before the iALS ensemble and the liking score (what the scale
-#: benchmarks at 1M-25M ratings measured, bench/RESULTS.md): above this many ratings the
+#: benchmarks at 10M-25M ratings measured, bench/RESULTS.md): above this many ratings the
 #: ranking score stays EASE + 0.3 x standardised predicted rating.
-RANKING_ENSEMBLE_MAX_RATINGS = ENSEMBLE_MAX_RATINGS
+RANKING_ENSEMBLE_MAX_RATINGS = 2_000_000
+#: Between ENSEMBLE_MAX_RATINGS and RANKING_ENSEMBLE_MAX_RATINGS (MovieLens 1M's size) the
+#: ranking keeps iALS and the liking score with this many iALS members: one member fits
+#: beside the one network, five would outlast it (bench/RESULTS.md, issue 26's second pass).
+LARGE_IALS_MEMBERS = 1
 #: Above this many ratings EASE's lambda is chosen on the validation slice
 #: (:data:`recsys.models.ranker.L2_GRID`): the best value grows with the ratings per movie,
 #: and the slice is large enough to choose on (25,000 ratings and more; at MovieLens 100K
@@ -138,6 +142,10 @@ class ModelConfig:
             changes.update(PREVIOUS_RANKING)
             notes.append("ranking by EASE and predicted rating, no iALS: more than "
                          f"{RANKING_ENSEMBLE_MAX_RATINGS:,} ratings")
+        elif self.ials > LARGE_IALS_MEMBERS and n_ratings > ENSEMBLE_MAX_RATINGS:
+            changes["ials"] = LARGE_IALS_MEMBERS
+            notes.append(f"{LARGE_IALS_MEMBERS} iALS member(s) instead of {self.ials}: more "
+                         f"than {ENSEMBLE_MAX_RATINGS:,} ratings")
         if not self.ranker_l2_search and n_ratings > L2_SEARCH_MIN_RATINGS:
             changes["ranker_l2_search"] = True
             notes.append("EASE lambda chosen on the validation slice: more than "

@@ -20,3 +20,15 @@ def test_scale_rules_leave_movielens_100k_alone_and_adapt_larger_data() -> None:
     assert 3 <= big.max_epochs < config.max_epochs
     steps = 25_000_000 * (1 - config.validation_fraction) / big.batch_size
     assert steps <= 1_000 or big.batch_size == 16_384
+
+
+def test_movielens_1m_keeps_the_full_ranking_with_one_ials_member() -> None:
+    # one iALS member fits beside the one network at this size; five would outlast it
+    config = ModelConfig()
+    mid, notes = config.adapted(1_000_209, 3_706)
+    assert mid.ials == 1 < config.ials and mid.rank_liking and mid.rank_blend == config.rank_blend
+    assert mid.ensemble == 1 and not mid.blend
+    assert any("1 iALS member(s) instead of 5" in note for note in notes)
+    # past 2M ratings: the ranking the scale benchmarks measured, no iALS at all
+    assert config.adapted(2_000_001, 3_706)[0].ials == 0
+
