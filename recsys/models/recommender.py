@@ -94,8 +94,9 @@ class Recommender:
     @property
     def start_history(self) -> pd.DataFrame | None:
         """The per-epoch history of the model this one was warm-started from (its networks
-        trained from scratch), or None: a fit from scratch, or a model loaded from disk."""
-        return self.fitted.start_history
+        trained from scratch), or None: a fit from scratch, a model loaded from disk, or no
+        fit yet (as :attr:`history` is empty then)."""
+        return self.state.start_history if self.state is not None else None
 
     @property
     def fit_seconds(self) -> float | None:
