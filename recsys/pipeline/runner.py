@@ -36,6 +36,10 @@ HEARTBEAT_SECONDS = 20.0
 #: The kernel keeps its own log lines (start-up, transport, shutdown) off the console; what a
 #: cell prints or raises still goes into the executed notebook.
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
+#: Where, in the run folder, the kernels' own process output goes (what a C library or ipykernel
+#: writes straight to the process's stdout/stderr, not through a cell): kept off the console
+#: and kept for a post-mortem when a kernel dies.
+KERNEL_LOG = "kernels.log"
 #: Loggers of the machinery under papermill (kernel start-up, transport warnings).
 QUIET_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
 #: Parameters that may carry a secret (a database password), and the environment variable
@@ -278,10 +282,44 @@ def _new_run_dir(runs_dir: Path) -> Path:
     return run_dir
 
 
+def _kernel_manager_logging_to(path: Path) -> type:
+    """A Jupyter kernel manager class whose kernels' process output is appended to ``path``.
+
+    A cell's output reaches the notebook over Jupyter's messages; the kernel process's own
+    stdout and stderr (ipykernel's "IOStream.flush timed out", a native library's log lines,
+    a crash's last words) would otherwise be inherited from this process and land on the
+    console between the pipeline's lines."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with path.open("ab") as log:  # the child holds its own copy of the descriptor
+                kw.setdefault("stdout", log)
+                kw.setdefault("stderr", log)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
+
+
+def _failed(name: str, seconds: float, cell: int | None, error: str, result: RunResult,
+            recorded: dict[str, Any], say: Callable[[str], None],
+            message: str) -> PipelineError:
+    """Record a failed step, write the summary, and return the error to raise."""
+    step: dict[str, Any] = {"notebook": name, "status": "failed",
+                            "seconds": round(seconds, 2), "error": error}
+    if cell is not None:
+        step["cell"] = cell
+    result.steps.append(step)
+    say(f"  {name:<22} failed {seconds:7.1f} s")
+    _write_summary(result, recorded)
+    return PipelineError(message, result.run_dir)
+
+
 def _run_one(name: str, source: Path, given: dict[str, Any], recorded: dict[str, Any],
              result: RunResult, kernel: str, say: Callable[[str], None]) -> None:
     """Execute one notebook into the run folder and record its step (or raise)."""
     import papermill
+    from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     path = source / f"{name}.ipynb"
@@ -298,18 +336,21 @@ def _run_one(name: str, source: Path, given: dict[str, Any], recorded: dict[str,
     try:
         papermill.execute_notebook(str(path), str(output), parameters=values,
                                    kernel_name=kernel, cwd=str(source), progress_bar=False,
-                                   log_output=False, extra_arguments=KERNEL_ARGS)
+                                   log_output=False, extra_arguments=KERNEL_ARGS,
+                                   kernel_manager_class=_kernel_manager_logging_to(
+                                       result.run_dir / KERNEL_LOG))
+    except DeadKernelError:
+        raise _failed(name, time.perf_counter() - start, None, "the kernel died", result,
+                      recorded, say,
+                      f"notebook {name}: its kernel died (out of memory, or a native crash); "
+                      f"its last output is in {result.run_dir / KERNEL_LOG}, the executed "
+                      f"copy in {output}") from None
     except PapermillExecutionError as exc:
-        seconds = time.perf_counter() - start
         error = _scrub(f"{exc.ename}: {exc.evalue}")
-        result.steps.append({"notebook": name, "status": "failed",
-                             "seconds": round(seconds, 2), "cell": exc.exec_count,
-                             "error": error})
-        say(f"  {name:<22} failed {seconds:7.1f} s")
-        _write_summary(result, recorded)
-        raise PipelineError(f"notebook {name} failed in cell {exc.exec_count} "
-                            f"({error}); executed copy: {output}",
-                            result.run_dir) from None
+        raise _failed(name, time.perf_counter() - start, exc.exec_count, error, result,
+                      recorded, say,
+                      f"notebook {name} failed in cell {exc.exec_count} ({error}); executed "
+                      f"copy: {output}") from None
     finally:
         beat.stop()
     seconds = time.perf_counter() - start

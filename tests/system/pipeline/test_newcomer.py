@@ -77,6 +77,6 @@ def test_the_pipeline_console_is_short_and_quiet(tmp_path: Path) -> None:
     assert lines[0].startswith("Pipeline: 2 notebooks")
     assert any("01_ingestion" in line and "running" in line for line in lines)
     assert any("03_embeddings" in line and " ok " in line for line in lines)
-    assert len(lines) <= 12, lines
+    assert len(lines) <= 12, "\n".join(lines)
     assert not any(word in done.stdout + done.stderr
                    for word in ("WARNING", "Executing", "absl", "cuda", "Traceback"))

@@ -49,19 +49,24 @@ def test_pipeline_runs_every_notebook_on_synthetic_data(
     assert len(images) >= 3, "figures are rendered as images"
 
 
+def _write_notebook(path: Path, *cells: str) -> None:
+    """A notebook at ``path``: a parameters cell (``run_dir``, ``value``), then ``cells``."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("run_dir = ''\nvalue = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, *(nbformat.v4.new_code_cell(source) for source in cells)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
 @pytest.mark.server
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("run_dir = ''\nvalue = 1")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("x = value + 1"),
-                nbformat.v4.new_code_cell("raise ValueError('planted failure')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, folder / "01_ok.ipynb")
-    nbformat.write(nb, folder / "02_broken.ipynb")
+    for name in ("01_ok", "02_broken"):
+        _write_notebook(folder / f"{name}.ipynb", "x = value + 1",
+                        "raise ValueError('planted failure')")
     with pytest.raises(pipeline.PipelineError,
                        match=r"notebook 01_ok failed in cell \d+ \(ValueError: planted failure\)"):
         pipeline.run({"value": 5}, ("01_ok", "02_broken"), notebooks_dir=folder,
@@ -69,6 +74,37 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:
     summary = json.loads(next((tmp_path / "runs").iterdir()).joinpath("summary.json")
                          .read_text())
     assert summary["steps"][0]["status"] == "failed" and len(summary["steps"]) == 1
+
+
+@pytest.mark.server
+def test_a_kernels_own_output_goes_to_the_run_log_and_a_dead_kernel_is_named(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """What a kernel process writes past its cells (a native library's stderr, ipykernel's
+    own warnings) stays off the console, in the run's kernels.log; a kernel that dies (as
+    when the system kills it for memory) fails its notebook with a message naming that log."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _write_notebook(folder / "01_chatter.ipynb",
+                    "import os, sys\nos.write(2, b'native chatter\\n')\n"
+                    "print('dunder chatter', file=sys.__stderr__, flush=True)\n"
+                    "print('cell output')")
+    _write_notebook(folder / "02_dies.ipynb",
+                    "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    with pytest.raises(pipeline.PipelineError,
+                       match=r"notebook 02_dies: its kernel died .*kernels\.log"):
+        pipeline.run({}, ("01_chatter", "02_dies"), notebooks_dir=folder,
+                     runs_dir=tmp_path / "runs", progress=False)
+    console = "".join(capfd.readouterr())
+    assert "chatter" not in console
+    run_dir = next((tmp_path / "runs").iterdir())
+    log = (run_dir / pipeline.KERNEL_LOG).read_text()
+    assert "native chatter" in log and "dunder chatter" in log
+    executed = nbformat.read(run_dir / "01_chatter.ipynb", as_version=4)
+    assert "cell output" in executed.cells[-1].outputs[0]["text"]
+    steps = json.loads((run_dir / "summary.json").read_text())["steps"]
+    assert [(s["notebook"], s["status"]) for s in steps] == [("01_chatter", "ok"),
+                                                            ("02_dies", "failed")]
+    assert steps[1]["error"] == "the kernel died"
 
 
 @pytest.mark.postgres
