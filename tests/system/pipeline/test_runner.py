@@ -80,14 +80,17 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path: Path) -> None:
 def test_a_kernels_own_output_goes_to_the_run_log_and_a_dead_kernel_is_named(
         tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """What a kernel process writes past its cells (a native library's stderr, ipykernel's
-    own warnings) stays off the console, in the run's kernels.log; a kernel that dies (as
-    when the system kills it for memory) fails its notebook with a message naming that log."""
+    own warnings) stays off the console, in the run's kernels.log; a kernel is stopped once its
+    notebook is done (no exit handler runs); a kernel that dies (as when the system kills it
+    for memory) fails its notebook with a message naming that log."""
     folder = tmp_path / "notebooks"
     folder.mkdir()
     _write_notebook(folder / "01_chatter.ipynb",
                     "import os, sys\nos.write(2, b'native chatter\\n')\n"
                     "print('dunder chatter', file=sys.__stderr__, flush=True)\n"
-                    "print('cell output')")
+                    "print('cell output')\n"
+                    "import atexit, pathlib\n"
+                    "atexit.register(pathlib.Path('exit-handler-ran').write_text, 'yes')")
     _write_notebook(folder / "02_dies.ipynb",
                     "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
     with pytest.raises(pipeline.PipelineError,
@@ -96,6 +99,8 @@ def test_a_kernels_own_output_goes_to_the_run_log_and_a_dead_kernel_is_named(
                      runs_dir=tmp_path / "runs", progress=False)
     console = "".join(capfd.readouterr())
     assert "chatter" not in console
+    # a kernel is stopped at once once its notebook is saved, not asked to exit politely
+    assert not (folder / "exit-handler-ran").exists()
     run_dir = next((tmp_path / "runs").iterdir())
     log = (run_dir / pipeline.KERNEL_LOG).read_text()
     assert "native chatter" in log and "dunder chatter" in log
