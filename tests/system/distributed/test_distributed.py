@@ -40,8 +40,10 @@ LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[tuple[Any, Any]]:
-    """A head node and a worker node on loopback, one CPU each, small object stores."""
-    saved = {name: os.environ.get(name) for name in LOOPBACK}
+    """A head node and a worker node on loopback, one CPU each, small object stores. The
+    environment is restored whole afterwards: Ray also sets variables of its own
+    (``PYTHONBREAKPOINT``, ``RAY_CLIENT_MODE``) that later tests' subprocesses would inherit."""
+    saved = dict(os.environ)
     os.environ.update(LOOPBACK)
     from ray import cluster_utils
 
@@ -53,11 +55,8 @@ def ray_cluster() -> Iterator[tuple[Any, Any]]:
     assert cluster.address.startswith("127.0.0.1:"), cluster.address
     yield cluster, worker
     cluster.shutdown()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
