@@ -40,7 +40,8 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         from recsys.db.engine import masked
 
         source = "a synthetic dataset" if args.synthetic else str(settings.data_dir)
-        print(f"Pipeline: {len(names)} notebooks on {source}, database "
+        count = f"{len(names)} notebook{'s' if len(names) != 1 else ''}"
+        print(f"Pipeline: {count} on {source}, database "
               f"{masked(settings.database_url)}, vectors {settings.vector_backend}", flush=True)
     start = time.perf_counter()
     try:
